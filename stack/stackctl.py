@@ -1,0 +1,614 @@
+#!/usr/bin/env python3
+"""Start, stop and probe the local Kafka + HDFS + Flume stack that the tests and the demo run against.
+
+Everything listens on 127.0.0.1 and lives under ``.stack/`` in the checkout (jars, data, logs, pids).
+Used by the Makefile (``stackctl.py up|down|status``) and by the e2e fixtures (``Stack`` and the
+per-component ``start``/``stop`` functions, for fault tests). Standard library only, except the
+Kafka readiness probe, which uses confluent-kafka from the project's venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+STACK_DIR = Path(__file__).resolve().parent
+ROOT = STACK_DIR.parent
+WORK = Path(os.environ.get("FLUME_STACK_WORK", ROOT / ".stack"))
+LIB = WORK / "lib"
+DATA = WORK / "data"
+LOGS = WORK / "logs"
+RUN = WORK / "run"
+GENCONF = WORK / "conf"
+
+HOST = "127.0.0.1"
+KAFKA_PORT = 39092
+KAFKA_CONTROLLER_PORT = 39093
+KAFKA_SASL_PORT = 39094
+KAFKA_SASL_USER = "flume"
+KAFKA_SASL_PASSWORD = "flume-secret"
+NAMENODE_RPC_PORT = 38020
+NAMENODE_HTTP_PORT = 39870
+DATANODE_PORT = 39866
+DATANODE_HTTP_PORT = 39864
+DATANODE_IPC_PORT = 39867
+FLUME_METRICS_PORT = 34545
+
+BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
+WEBHDFS_URL = f"http://{HOST}:{NAMENODE_HTTP_PORT}"
+NAMENODE = f"{HOST}:{NAMENODE_RPC_PORT}"
+FLUME_CONF = STACK_DIR / "conf" / "flume.conf"
+FLUME_AGENT = "agent"
+HDFS_USER = "root"
+
+# The topics the Flume agent in stack/conf/flume.conf consumes; created before Flume starts.
+FLUME_TOPICS = ("flume-events", "flume-tz", "flume-seq", "flume-seqz", "flume-avro", "flume-slow", "flume-raw")
+# Directories created in HDFS (owned by HDFS_USER, who runs Flume).
+HDFS_DIRS = ("/flume",)
+
+VERSIONS = {"kafka": "3.9.1", "hadoop": "3.4.1", "flume": "1.11.0"}
+COMPONENTS = ("kafka", "namenode", "datanode", "flume")
+
+# Java 17 needs these for Hadoop's and Flume's reflective access.
+ADD_OPENS = [
+    f"--add-opens=java.base/{pkg}=ALL-UNNAMED"
+    for pkg in (
+        "java.lang",
+        "java.lang.reflect",
+        "java.io",
+        "java.net",
+        "java.nio",
+        "java.util",
+        "java.util.concurrent",
+        "java.util.concurrent.atomic",
+        "sun.nio.ch",
+        "sun.nio.cs",
+        "sun.security.action",
+        "sun.util.calendar",
+    )
+] + ["--add-opens=java.security.jgss/sun.security.krb5=ALL-UNNAMED"]
+
+
+class StackError(RuntimeError):
+    """A stack component failed to set up, start or become ready."""
+
+
+def log(msg: str) -> None:
+    print(f"[stack] {msg}", flush=True)
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def setup() -> None:
+    """Resolve the jars of each component from Maven Central into .stack/lib/<component>."""
+    for name in ("kafka", "hadoop", "flume"):
+        dest = LIB / name
+        marker = dest / ".complete"
+        pom = STACK_DIR / "maven" / name / "pom.xml"
+        if marker.exists() and marker.read_text() == _pom_digest(pom):
+            continue
+        log(f"resolving {name} jars from Maven Central ...")
+        if dest.exists():
+            shutil.rmtree(dest)
+        cmd = [
+            "mvn", "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
+            f"-DoutputDirectory={dest}", "-DincludeScope=runtime",
+        ]  # fmt: skip
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise StackError(f"maven failed for {pom}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+        marker.write_text(_pom_digest(pom))
+    log(f"jars ready in {LIB}")
+
+
+def _pom_digest(pom: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(pom.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- config files
+
+
+def _write_configs() -> None:
+    GENCONF.mkdir(parents=True, exist_ok=True)
+    (GENCONF / "hadoop").mkdir(exist_ok=True)
+    (GENCONF / "flume").mkdir(exist_ok=True)
+    kafka = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{HOST}:{KAFKA_CONTROLLER_PORT}",
+        "listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},CONTROLLER://{HOST}:{KAFKA_CONTROLLER_PORT},"
+        f"SASL_PLAINTEXT://{HOST}:{KAFKA_SASL_PORT}",
+        "advertised.listeners": f"PLAINTEXT://{HOST}:{KAFKA_PORT},SASL_PLAINTEXT://{HOST}:{KAFKA_SASL_PORT}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'user_{KAFKA_SASL_USER}="{KAFKA_SASL_PASSWORD}";'
+        ),
+        "log.dirs": str(DATA / "kafka"),
+        "auto.create.topics.enable": "false",
+        "num.partitions": "1",
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "4",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "4",
+        "group.initial.rebalance.delay.ms": "0",
+        "log.segment.bytes": str(256 * 1024 * 1024),
+        "message.max.bytes": str(1024 * 1024 + 1024),
+    }
+    (GENCONF / "kafka.properties").write_text("".join(f"{k}={v}\n" for k, v in kafka.items()))
+    (GENCONF / "kafka-log4j.properties").write_text(
+        "log4j.rootLogger=INFO, stdout\n"
+        "log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n"
+        "log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+        "log4j.logger.kafka.request.logger=WARN\nlog4j.logger.state.change.logger=WARN\n"
+    )
+    site = {
+        "core-site.xml": {
+            "fs.defaultFS": f"hdfs://{NAMENODE}",
+            "hadoop.tmp.dir": str(DATA / "hadoop-tmp"),
+            "hadoop.security.authentication": "simple",
+        },
+        "hdfs-site.xml": {
+            "dfs.namenode.name.dir": str(DATA / "namenode"),
+            "dfs.datanode.data.dir": str(DATA / "datanode"),
+            "dfs.replication": "1",
+            "dfs.permissions.enabled": "true",
+            "dfs.webhdfs.enabled": "true",
+            "dfs.namenode.rpc-address": NAMENODE,
+            "dfs.namenode.rpc-bind-host": HOST,
+            "dfs.namenode.http-address": f"{HOST}:{NAMENODE_HTTP_PORT}",
+            "dfs.namenode.http-bind-host": HOST,
+            "dfs.namenode.secondary.http-address": f"{HOST}:0",
+            "dfs.datanode.address": f"{HOST}:{DATANODE_PORT}",
+            "dfs.datanode.http.address": f"{HOST}:{DATANODE_HTTP_PORT}",
+            "dfs.datanode.ipc.address": f"{HOST}:{DATANODE_IPC_PORT}",
+            "dfs.datanode.hostname": HOST,
+            "dfs.datanode.use.datanode.hostname": "true",
+            "dfs.client.use.datanode.hostname": "true",
+            "dfs.namenode.datanode.registration.ip-hostname-check": "false",
+            "dfs.namenode.safemode.extension": "0",
+            "dfs.namenode.safemode.min.datanodes": "0",
+            "dfs.heartbeat.interval": "1",
+            "dfs.namenode.handler.count": "10",
+            "dfs.datanode.handler.count": "5",
+            "dfs.datanode.max.transfer.threads": "512",
+            "dfs.namenode.fs-limits.min-block-size": "1024",
+        },
+    }
+    for fname, props in site.items():
+        body = "".join(f"  <property><name>{k}</name><value>{v}</value></property>\n" for k, v in props.items())
+        (GENCONF / "hadoop" / fname).write_text(f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n')
+    # The Maven jars of hadoop-hdfs carry no webapps/; HttpServer2 only needs the folders on the classpath
+    # (WebHDFS and /jmx are registered in code).
+    for app in ("hdfs", "datanode", "secondary", "static"):
+        webinf = GENCONF / "hadoop" / "webapps" / app / "WEB-INF"
+        webinf.mkdir(parents=True, exist_ok=True)
+        (webinf / "web.xml").write_text(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<web-app xmlns="http://xmlns.jcp.org/xml/ns/javaee" version="3.1"/>\n'
+        )
+    (GENCONF / "hadoop" / "log4j.properties").write_text(
+        "log4j.rootLogger=INFO, console\n"
+        "log4j.appender.console=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.console.layout=org.apache.log4j.PatternLayout\n"
+        "log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %p %c{2}: %m%n\n"
+        "log4j.logger.org.apache.hadoop.hdfs.StateChange=WARN\n"
+        "log4j.logger.BlockStateChange=WARN\n"
+    )
+    (GENCONF / "flume" / "log4j2.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<Configuration status="ERROR">\n'
+        "  <Appenders><Console name=\"out\" target=\"SYSTEM_OUT\">"
+        '<PatternLayout pattern="%d{ISO8601} %-5p [%t] %c{1}: %m%n"/></Console></Appenders>\n'
+        "  <Loggers>\n"
+        '    <Logger name="org.apache.kafka" level="WARN"/>\n'
+        '    <Logger name="org.apache.hadoop" level="WARN"/>\n'
+        '    <Root level="INFO"><AppenderRef ref="out"/></Root>\n'
+        "  </Loggers>\n</Configuration>\n"
+    )
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _java() -> str:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return str(Path(home) / "bin" / "java")
+    java = shutil.which("java")
+    if not java:
+        raise StackError("java not found: install a Java 17 JDK")
+    return java
+
+
+def _classpath(*parts: Path | str) -> str:
+    return ":".join(str(p) for p in parts)
+
+
+def _command(component: str) -> list[str]:
+    java = _java()
+    if component == "kafka":
+        return [
+            java, "-Xms128m", "-Xmx384m", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+            f"-Dlog4j.configuration=file:{GENCONF / 'kafka-log4j.properties'}",
+            "-cp", _classpath(LIB / "kafka" / "*"), "kafka.Kafka", str(GENCONF / "kafka.properties"),
+        ]  # fmt: skip
+    if component in ("namenode", "datanode"):
+        main = {
+            "namenode": "org.apache.hadoop.hdfs.server.namenode.NameNode",
+            "datanode": "org.apache.hadoop.hdfs.server.datanode.DataNode",
+        }[component]
+        return [
+            java, "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", *ADD_OPENS,
+            f"-Dhadoop.log.dir={LOGS}", "-Dhadoop.root.logger=INFO,console",
+            "-cp", _classpath(GENCONF / "hadoop", LIB / "hadoop" / "*"), main,
+        ]  # fmt: skip
+    if component == "flume":
+        return [
+            java, "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", *ADD_OPENS,
+            f"-Dlog4j.configurationFile={GENCONF / 'flume' / 'log4j2.xml'}",
+            "-Dflume.monitoring.type=http", f"-Dflume.monitoring.port={FLUME_METRICS_PORT}",
+            "-Duser.timezone=UTC",
+            "-cp", _classpath(GENCONF / "flume", LIB / "flume" / "*"),
+            "org.apache.flume.node.Application", "-n", FLUME_AGENT, "-f", str(FLUME_CONF),
+        ]  # fmt: skip
+    raise StackError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def pid_of(component: str) -> int | None:
+    """The pid of a running component started by this script, or None."""
+    pidfile = RUN / f"{component}.pid"
+    try:
+        pid_text, started = pidfile.read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        pidfile.unlink(missing_ok=True)
+        return None
+    # A pid can be reused: trust it only while the process has the start time we recorded.
+    if not _alive(pid) or _start_time(pid) != started:
+        pidfile.unlink(missing_ok=True)
+        return None
+    return pid
+
+
+def _spawn(component: str) -> int:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    RUN.mkdir(parents=True, exist_ok=True)
+    logfile = open(LOGS / f"{component}.log", "ab")  # noqa: SIM115 - handed to the child
+    logfile.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {component} =====\n".encode())
+    logfile.flush()
+    proc = subprocess.Popen(
+        _command(component),
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=str(WORK),
+        start_new_session=True,
+    )
+    (RUN / f"{component}.pid").write_text(f"{proc.pid} {_start_time(proc.pid)}")
+    return proc.pid
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, what: str, component: str | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if component and pid_of(component) is None:
+            raise StackError(f"{component} exited while waiting for {what}\n{tail(component)}")
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: BLE001 - any probe error means "not yet"
+            pass
+        time.sleep(0.5)
+    raise StackError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail(component) if component else ''}")
+
+
+def tail(component: str, lines: int = 40) -> str:
+    """The last lines of a component's log, for error messages."""
+    path = LOGS / f"{component}.log"
+    if not path.exists():
+        return f"(no log at {path})"
+    text = path.read_text(errors="replace").splitlines()[-lines:]
+    return f"--- last {len(text)} lines of {path} ---\n" + "\n".join(text)
+
+
+# --------------------------------------------------------------------------- readiness probes
+
+
+def _http_json(url: str, method: str = "GET", timeout: float = 5.0) -> dict:
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        body = resp.read()
+    return json.loads(body) if body else {}
+
+
+def _webhdfs(path: str, op: str, method: str = "GET", **params: str) -> dict:
+    query = "&".join([f"op={op}", f"user.name={HDFS_USER}", *(f"{k}={v}" for k, v in params.items())])
+    return _http_json(f"{WEBHDFS_URL}/webhdfs/v1{path}?{query}", method=method)
+
+
+def kafka_ready() -> bool:
+    from confluent_kafka.admin import AdminClient
+
+    md = AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=3)
+    return bool(md.brokers)
+
+
+def namenode_ready() -> bool:
+    _webhdfs("/", "LISTSTATUS")
+    return True
+
+
+def live_datanodes() -> int:
+    jmx = _http_json(f"{WEBHDFS_URL}/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState")
+    return int(jmx["beans"][0]["NumLiveDataNodes"])
+
+
+def hdfs_writable() -> bool:
+    """True once the NameNode has left safe mode and a DataNode accepts a block."""
+    if live_datanodes() < 1:
+        return False
+    safemode = _http_json(f"{WEBHDFS_URL}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo")
+    if safemode["beans"][0].get("Safemode"):
+        return False
+    return True
+
+
+def flume_metrics() -> dict:
+    return _http_json(f"http://{HOST}:{FLUME_METRICS_PORT}/metrics")
+
+
+def flume_components() -> set[str]:
+    """Names of the configured sources/sinks/channels, read from the stack's flume.conf."""
+    names: set[str] = set()
+    prefix = f"{FLUME_AGENT}."
+    for line in FLUME_CONF.read_text().splitlines():
+        line = line.strip()
+        for kind, label in (("sources", "SOURCE"), ("sinks", "SINK"), ("channels", "CHANNEL")):
+            key = f"{prefix}{kind}"
+            if line.startswith(key) and line[len(key) :].lstrip().startswith("="):
+                names |= {f"{label}.{n}" for n in line.split("=", 1)[1].split()}
+    return names
+
+
+def flume_ready() -> bool:
+    expected = flume_components()
+    if not expected.issubset(flume_metrics()):
+        return False
+    # Metrics appear when a component is configured; "started" lines say the sinks opened their runners.
+    started = (LOGS / "flume.log").read_text(errors="replace")
+    return all(
+        f"Component type: {name.split('.')[0]}, name: {name.split('.')[1]} started" in started
+        for name in expected
+        if not name.startswith("CHANNEL")
+    )
+
+
+# --------------------------------------------------------------------------- components
+
+
+def start(component: str, timeout: float = 120) -> None:
+    """Start one component (if not running) and wait until it is ready."""
+    if component not in COMPONENTS:
+        raise StackError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
+    _write_configs()
+    if pid_of(component) is None:
+        if component == "kafka" and not (DATA / "kafka" / "meta.properties").exists():
+            _format_kafka()
+        if component == "namenode" and not (DATA / "namenode" / "current" / "VERSION").exists():
+            _format_namenode()
+        if component == "flume":
+            # Offsets in a fresh stack start at the beginning; make sure Flume's log has a fresh marker.
+            pass
+        pid = _spawn(component)
+        log(f"started {component} (pid {pid})")
+    probe = {
+        "kafka": kafka_ready,
+        "namenode": namenode_ready,
+        "datanode": lambda: live_datanodes() >= 1,
+        "flume": flume_ready,
+    }[component]
+    _wait(probe, timeout, f"{component} to be ready", component)
+
+
+def stop(component: str, timeout: float = 30) -> None:
+    """Stop one component started by this script (by pid), SIGTERM then SIGKILL."""
+    pid = pid_of(component)
+    if pid is None:
+        return
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.1)
+    (RUN / f"{component}.pid").unlink(missing_ok=True)
+    log(f"stopped {component} (pid {pid})")
+
+
+def kill(component: str) -> None:
+    """SIGKILL a component at once (fault tests)."""
+    pid = pid_of(component)
+    if pid is None:
+        return
+    os.killpg(pid, signal.SIGKILL)
+    while _alive(pid):
+        time.sleep(0.1)
+    (RUN / f"{component}.pid").unlink(missing_ok=True)
+    log(f"killed {component} (pid {pid})")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of ours counts as dead
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        if state == "Z":
+            os.waitpid(pid, os.WNOHANG)
+            return False
+    except (OSError, ChildProcessError):
+        pass
+    return True
+
+
+def _format_kafka() -> None:
+    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    cmd = [
+        _java(), "-Xmx256m", f"-Dlog4j.configuration=file:{GENCONF / 'kafka-log4j.properties'}",
+        "-cp", _classpath(LIB / "kafka" / "*"), "kafka.tools.StorageTool", "format",
+        "-t", cluster_id, "-c", str(GENCONF / "kafka.properties"),
+    ]  # fmt: skip
+    _run_checked(cmd, "format Kafka storage")
+
+
+def _format_namenode() -> None:
+    cmd = [
+        _java(), "-Xmx256m", *ADD_OPENS, "-Dhadoop.root.logger=WARN,console",
+        "-cp", _classpath(GENCONF / "hadoop", LIB / "hadoop" / "*"),
+        "org.apache.hadoop.hdfs.server.namenode.NameNode", "-format", "-nonInteractive", "-force",
+    ]  # fmt: skip
+    _run_checked(cmd, "format the NameNode")
+
+
+def _run_checked(cmd: list[str], what: str) -> None:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=str(WORK))
+    if res.returncode != 0:
+        raise StackError(f"failed to {what} (exit {res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+
+
+def _create_topics() -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    existing = set(admin.list_topics(timeout=10).topics)
+    missing = [t for t in FLUME_TOPICS if t not in existing]
+    if not missing:
+        return
+    futures = admin.create_topics([NewTopic(t, num_partitions=1, replication_factor=1) for t in missing])
+    for topic, fut in futures.items():
+        try:
+            fut.result(timeout=30)
+        except Exception as exc:  # noqa: BLE001
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise StackError(f"could not create topic {topic}: {exc}") from exc
+    log(f"created topics: {', '.join(missing)}")
+
+
+def _prepare_hdfs() -> None:
+    _wait(hdfs_writable, 120, "HDFS to leave safe mode with a live DataNode", "namenode")
+    for d in HDFS_DIRS:
+        _wait(lambda d=d: _webhdfs(d, "MKDIRS", method="PUT").get("boolean") is True, 60, f"mkdir {d}")
+        _webhdfs(d, "SETOWNER", method="PUT", owner=HDFS_USER, group="supergroup")
+        _webhdfs(d, "SETPERMISSION", method="PUT", permission="755")
+
+
+def up() -> None:
+    """Start every component in dependency order and wait until the whole stack is ready."""
+    if not all((LIB / c / ".complete").exists() for c in ("kafka", "hadoop", "flume")):
+        setup()
+    t0 = time.monotonic()
+    start("kafka")
+    start("namenode")
+    start("datanode")
+    _create_topics()
+    _prepare_hdfs()
+    start("flume")
+    log(f"stack ready in {time.monotonic() - t0:.1f}s: kafka {BOOTSTRAP}, webhdfs {WEBHDFS_URL}, "
+        f"namenode hdfs://{NAMENODE}, flume agent '{FLUME_AGENT}' ({FLUME_CONF.relative_to(ROOT)})")  # fmt: skip
+
+
+def down() -> None:
+    """Stop every component this script started, Flume first so it can close its files."""
+    for component in ("flume", "datanode", "namenode", "kafka"):
+        stop(component)
+
+
+def status() -> dict[str, int | None]:
+    return {c: pid_of(c) for c in COMPONENTS}
+
+
+def check_ports_free() -> list[str]:
+    """Ports the stack needs that something else already holds (for a clear error before starting)."""
+    busy = []
+    for port in (KAFKA_PORT, KAFKA_CONTROLLER_PORT, NAMENODE_RPC_PORT, NAMENODE_HTTP_PORT, FLUME_METRICS_PORT):
+        with socket.socket() as s:
+            if s.connect_ex((HOST, port)) == 0:
+                busy.append(f"{HOST}:{port}")
+    return busy
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("setup", help="resolve the jars from Maven Central")
+    sub.add_parser("up", help="start Kafka, HDFS and Flume and wait until ready")
+    sub.add_parser("down", help="stop what 'up' started")
+    sub.add_parser("status", help="print the pid of each component")
+    for name in ("start", "stop", "kill", "logs"):
+        p = sub.add_parser(name, help=f"{name} one component")
+        p.add_argument("component", choices=COMPONENTS)
+    sub.add_parser("versions", help="print the component versions")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "setup":
+            setup()
+        elif args.cmd == "up":
+            up()
+        elif args.cmd == "down":
+            down()
+        elif args.cmd == "status":
+            for c, pid in status().items():
+                print(f"{c:9} {'running, pid ' + str(pid) if pid else 'stopped'}")
+        elif args.cmd == "start":
+            start(args.component)
+        elif args.cmd == "stop":
+            stop(args.component)
+        elif args.cmd == "kill":
+            kill(args.component)
+        elif args.cmd == "logs":
+            print(tail(args.component, 200))
+        elif args.cmd == "versions":
+            print(json.dumps(VERSIONS))
+    except (StackError, urllib.error.URLError) as exc:
+        print(f"[stack] ERROR: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
