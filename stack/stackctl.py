@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -324,7 +325,7 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str, component: s
         try:
             if predicate():
                 return
-        except Exception:  # noqa: BLE001 - any probe error means "not yet"
+        except Exception:
             pass
         time.sleep(0.5)
     raise StackError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail(component) if component else ''}")
@@ -376,9 +377,7 @@ def hdfs_writable() -> bool:
     if live_datanodes() < 1:
         return False
     safemode = _http_json(f"{WEBHDFS_URL}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo")
-    if safemode["beans"][0].get("Safemode"):
-        return False
-    return True
+    return not safemode["beans"][0].get("Safemode")
 
 
 def flume_metrics() -> dict:
@@ -443,10 +442,8 @@ def stop(component: str, timeout: float = 30) -> None:
     pid = pid_of(component)
     if pid is None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.2)
@@ -523,7 +520,7 @@ def _create_topics() -> None:
     for topic, fut in futures.items():
         try:
             fut.result(timeout=30)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise StackError(f"could not create topic {topic}: {exc}") from exc
     log(f"created topics: {', '.join(missing)}")
