@@ -182,3 +182,26 @@ def airflow_db() -> None:
     from airflow.utils import db
 
     db.resetdb()
+
+
+@pytest.fixture
+def run_dag(airflow_db: None) -> Callable[..., Any]:
+    """Run a DAG from a file in dags/ or tests/dags/ with dag.test(); returns the DagRun (assert its state).
+
+    dag.test() does not raise when a task fails, so callers must assert ``dr.state``.
+    """
+    import importlib.util
+
+    def _run(dag_file: str | Path, dag_id: str, *, logical_date: Any = None, conf: dict | None = None) -> Any:
+        path = Path(dag_file)
+        if not path.is_absolute():
+            path = Path(__file__).resolve().parents[2] / path
+        spec = importlib.util.spec_from_file_location(f"_dag_{path.stem}", path)
+        assert spec and spec.loader, f"cannot load {path}"
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        dags = [v for v in vars(module).values() if getattr(v, "dag_id", None) == dag_id and hasattr(v, "test")]
+        assert dags, f"no DAG {dag_id!r} in {path}"
+        return dags[0].test(logical_date=logical_date, conf=conf)
+
+    return _run
