@@ -1,0 +1,398 @@
+"""Sensor that holds downstream tasks until a Flume-written HDFS partition is complete."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import Asset, BaseHook, BaseSensorOperator, PokeReturnValue
+
+from airflow_flume_provider.hdfs_formats import FormatError
+from airflow_flume_provider.partition_check import (
+    ALL_CHECKS,
+    DEFAULT_CHECKS,
+    FileNaming,
+    PartitionCheckFailed,
+    PartitionSpec,
+    PartitionState,
+    ReadinessReport,
+    merge_manifests,
+    poke_partition,
+    resolve_partitions,
+    success_marker_path,
+)
+from airflow_flume_provider.triggers.partition import FlumePartitionTrigger
+from airflow_flume_provider.webhdfs import WebHdfsClient, WebHdfsError, client_from_connection
+
+try:  # Airflow >= 3.1 keeps task exceptions in the SDK
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+except ImportError:  # pragma: no cover - Airflow 3.0
+    from airflow.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout  # type: ignore
+
+try:
+    from airflow.sdk.configuration import conf
+except ImportError:  # pragma: no cover - Airflow 3.0
+    from airflow.configuration import conf  # type: ignore
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+__all__ = ["FlumePartitionSensor"]
+
+
+def _split_uri(path: str) -> tuple[str | None, str]:
+    """``hdfs://host:port/p`` -> (``host:port``, ``/p``); a bare path -> (None, path)."""
+    if "://" not in path:
+        return None, path
+    rest = path.split("://", 1)[1]
+    authority, _, tail = rest.partition("/")
+    return authority or None, "/" + tail
+
+
+def _static_prefix(template: str) -> str:
+    """The directories of a path template before the first escape (``/flume/events/%Y`` -> ``/flume/events``)."""
+    parts = []
+    for seg in template.split("/"):
+        if "%" in seg:
+            break
+        parts.append(seg)
+    return "/".join(parts).rstrip("/") or "/"
+
+
+class FlumePartitionSensor(BaseSensorOperator):
+    """Wait until the Flume HDFS sink's partition for this run is complete, then report it.
+
+    The partition comes from ``path_template`` (+ ``time_zone`` and rounding, as in the sink's ``hdfs.path``,
+    ``hdfs.timeZone``, ``hdfs.round*``), or from ``flume_conf`` + ``agent`` + ``sink`` (the sink's settings
+    also give the file naming and type). The instant is ``partition_date`` (templated; a bare date means that
+    day in the template's zone), else the run's data interval (every partition in it), else the logical date.
+
+    Checks (see :mod:`airflow_flume_provider.partition_check`): default ``exists``, ``no_in_use``, ``quiet``,
+    ``watermark``, plus ``count`` when ``expected_count`` or ``manifest`` (templated; the replay operator's
+    XCom, merged across mapped tasks) is given. Each poke makes one LISTSTATUS per partition (plus one for the
+    next partition while the watermark is undecided) and reads only files not counted before.
+
+    WebHDFS outages are "not ready" (logged) until they last ``max_transient_failure_s``; permission errors,
+    corrupt files and an exceeded ``exact_count`` fail at once. When ready: optional empty ``_SUCCESS`` in each
+    partition directory, an Asset event (``asset_uri``, default ``hdfs://<namenode>/<template prefix>``) with
+    extras ``partition``, ``files``, ``bytes``, ``event_count``, ``newest_mtime``, and the readiness report
+    returned to XCom. With ``deferrable=True`` (default ``[operators] default_deferrable``) the waiting runs in
+    :class:`~airflow_flume_provider.triggers.partition.FlumePartitionTrigger` after one synchronous poke.
+    """
+
+    template_fields: Sequence[str] = (
+        "path_template",
+        "flume_conf",
+        "agent",
+        "sink",
+        "partition_date",
+        "partition_end",
+        "expected_count",
+        "manifest",
+        "webhdfs_conn_id",
+    )
+    ui_color = "#cde8f6"
+
+    def __init__(
+        self,
+        *,
+        path_template: str | None = None,
+        time_zone: str = "UTC",
+        need_rounding: bool = False,
+        round_unit: str = "second",
+        round_value: int = 1,
+        flume_conf: str | None = None,
+        agent: str | None = None,
+        sink: str | None = None,
+        namenode: str | None = None,
+        file_prefix: str | None = None,
+        file_suffix: str | None = None,
+        in_use_prefix: str | None = None,
+        in_use_suffix: str | None = None,
+        file_type: str | None = None,
+        serializer: str | None = None,
+        codec: str | None = None,
+        partition_date: str | datetime | date | None = None,
+        partition_end: str | datetime | date | None = None,
+        checks: Sequence[str] | None = None,
+        min_files: int = 1,
+        quiet_period: float | timedelta = 60.0,
+        allowed_lateness: float | timedelta = 3600.0,
+        trust_mtime: bool = True,
+        expected_count: int | str | None = None,
+        manifest: Any = None,
+        exact_count: bool = False,
+        webhdfs_conn_id: str = "webhdfs_default",
+        write_success_marker: bool = False,
+        asset_uri: str | None = None,
+        emit_asset: bool = True,
+        max_transient_failure_s: float = 600.0,
+        log_every_n_pokes: int = 10,
+        batched_listing: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        if (path_template is None) == (flume_conf is None):
+            raise ValueError("FlumePartitionSensor needs exactly one of path_template or flume_conf")
+        if flume_conf is not None and not (agent and sink):
+            raise ValueError("FlumePartitionSensor: flume_conf needs agent and sink")
+        if checks is not None and set(checks) - set(ALL_CHECKS):
+            raise ValueError(f"FlumePartitionSensor: unknown checks {sorted(set(checks) - set(ALL_CHECKS))}")
+        self.path_template = path_template
+        self.time_zone = time_zone
+        self.need_rounding = need_rounding
+        self.round_unit = round_unit
+        self.round_value = round_value
+        self.flume_conf = flume_conf
+        self.agent = agent
+        self.sink = sink
+        self.namenode = namenode
+        self.naming_overrides = {
+            k: v
+            for k, v in dict(
+                file_prefix=file_prefix,
+                file_suffix=file_suffix,
+                in_use_prefix=in_use_prefix,
+                in_use_suffix=in_use_suffix,
+                file_type=file_type,
+                serializer=serializer,
+                codec=codec,
+            ).items()
+            if v is not None
+        }
+        self.partition_date = partition_date
+        self.partition_end = partition_end
+        self.checks = tuple(checks) if checks is not None else None
+        self.min_files = min_files
+        self.quiet_period = (
+            quiet_period.total_seconds() if isinstance(quiet_period, timedelta) else quiet_period
+        )
+        self.allowed_lateness = (
+            allowed_lateness.total_seconds() if isinstance(allowed_lateness, timedelta) else allowed_lateness
+        )
+        self.trust_mtime = trust_mtime
+        self.expected_count = expected_count
+        self.manifest = manifest
+        self.exact_count = exact_count
+        self.webhdfs_conn_id = webhdfs_conn_id
+        self.write_success_marker = write_success_marker
+        self.emit_asset = emit_asset
+        self.max_transient_failure_s = max_transient_failure_s
+        self.log_every_n_pokes = log_every_n_pokes
+        self.batched_listing = batched_listing
+        self.deferrable = deferrable
+        self.asset_uri = asset_uri or (self._default_asset_uri() if emit_asset else None)
+        if self.asset_uri and emit_asset:
+            outlets = list(kwargs.pop("outlets", None) or [])
+            if not any(getattr(o, "uri", None) == self.asset_uri for o in outlets):
+                outlets.append(Asset(self.asset_uri))
+            kwargs["outlets"] = outlets
+        super().__init__(**kwargs)
+        self._spec: PartitionSpec | None = None
+        self._state = PartitionState()
+
+    # -- configuration ------------------------------------------------------------------------------------
+    def _default_asset_uri(self) -> str | None:
+        """``hdfs://<namenode>/<static prefix>`` when the namenode is known at parse time, else None."""
+        if self.path_template and "{{" not in self.path_template:
+            nn, path = _split_uri(self.path_template)
+        elif self.flume_conf and "{{" not in self.flume_conf:
+            try:
+                s = self._sink_settings()
+            except Exception:  # the config may only exist on workers; the asset is then opt-in
+                return None
+            nn, path = s.namenode, s.path_template
+        else:
+            return None
+        nn = nn or self.namenode
+        return f"hdfs://{nn}{_static_prefix(path)}" if nn else None
+
+    def _sink_settings(self) -> Any:
+        from airflow_flume_provider.flume_config import load_flume_config
+
+        return load_flume_config(self.flume_conf).hdfs_sink(self.agent, self.sink)  # type: ignore[arg-type]
+
+    def _template_and_naming(self) -> tuple[Any, FileNaming, str | None]:
+        """The PathTemplate, file naming and namenode from the sink config or the explicit parameters."""
+        from airflow_flume_provider.bucketpath import PathTemplate
+
+        if self.flume_conf:
+            s = self._sink_settings()
+            naming = FileNaming.from_settings(s)
+            if naming.file_type.lower() == "compressedstream" and not naming.codec:
+                naming = FileNaming(**{**naming.__dict__, "codec": getattr(s, "codec", None)})
+            template = s.path_template_obj()
+            namenode = s.namenode
+        else:
+            namenode, path = _split_uri(self.path_template or "")
+            template = PathTemplate(
+                path,
+                time_zone=self.time_zone,
+                need_rounding=self.need_rounding,
+                round_unit=self.round_unit,
+                round_value=self.round_value,
+            )
+            naming = FileNaming()
+        if self.naming_overrides:
+            naming = FileNaming(**{**naming.__dict__, **self.naming_overrides})
+        return template, naming, namenode or self.namenode
+
+    def _instant(self, value: str | datetime | date, zone: str) -> datetime:
+        """Parse a templated date/datetime; naive values are wall time in the template's zone."""
+        if isinstance(value, str):
+            value = value.strip()
+            try:
+                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise ValueError(f"{self.task_id}: partition date {value!r} is not ISO-8601") from exc
+        if not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=ZoneInfo(zone))
+        return value
+
+    def _window(self, context: Context, zone: str) -> tuple[datetime, datetime | None]:
+        if self.partition_date not in (None, ""):
+            start = self._instant(self.partition_date, zone)  # type: ignore[arg-type]
+            end = self._instant(self.partition_end, zone) if self.partition_end not in (None, "") else None
+            return start, end
+        dis, die = context.get("data_interval_start"), context.get("data_interval_end")
+        if dis is not None and die is not None and die > dis:
+            return dis, die
+        instant = context.get("logical_date") or dis or context.get("dag_run").run_after  # type: ignore[union-attr]
+        return instant, None
+
+    def build_spec(self, context: Context) -> PartitionSpec:
+        """Resolve the partition(s) and checks for this run (once per task attempt)."""
+        template, naming, namenode = self._template_and_naming()
+        self._namenode = namenode
+        zone = getattr(template, "time_zone", None) or self.time_zone
+        start, end = self._window(context, str(zone))
+        paths, next_paths, end_ts = resolve_partitions(template, start, end)
+        expected = int(self.expected_count) if self.expected_count not in (None, "") else None
+        manifest = merge_manifests(self.manifest) if self.manifest not in (None, "") else None
+        checks = self.checks or DEFAULT_CHECKS + (
+            ("count",) if expected is not None or manifest is not None else ()
+        )
+        return PartitionSpec(
+            paths=paths,
+            next_paths=next_paths,
+            end_ts=end_ts,
+            naming=naming,
+            checks=tuple(checks),
+            min_files=self.min_files,
+            quiet_period=float(self.quiet_period),
+            allowed_lateness=float(self.allowed_lateness),
+            expected_count=expected,
+            manifest=manifest,
+            exact_count=self.exact_count,
+            trust_mtime=self.trust_mtime,
+            max_transient_failure_s=self.max_transient_failure_s,
+            batched_listing=self.batched_listing,
+        )
+
+    def _client(self) -> WebHdfsClient:
+        return client_from_connection(BaseHook.get_connection(self.webhdfs_conn_id))
+
+    # -- sensing --------------------------------------------------------------------------------------------
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """One check of the partition; True (with the report as XCom) when it is complete."""
+        if self._spec is None:
+            self._spec = self.build_spec(context)
+            self.log.info(
+                "Watching %s with checks %s", ", ".join(self._spec.paths), ", ".join(self._spec.checks)
+            )
+        spec = self._spec
+        try:
+            with self._client() as client:
+                report, self._state = poke_partition(client, spec, self._state)
+        except (PartitionCheckFailed, FormatError) as exc:
+            raise AirflowFailException(f"{', '.join(spec.paths)}: {exc}") from exc
+        except WebHdfsError as exc:  # permission, or a request WebHDFS rejects: waiting cannot help
+            raise AirflowFailException(f"{', '.join(spec.paths)}: {exc}") from exc
+        if report.ready:
+            self.log.info(
+                "Partition %s (%d WebHDFS requests, %.3f s)",
+                report.summary(),
+                report.requests,
+                report.elapsed_s,
+            )
+            return PokeReturnValue(is_done=True, xcom_value=self._finish(context, report))
+        if self._state.should_log(report, self.log_every_n_pokes):
+            self.log.info("Partition %s: %s", ", ".join(spec.paths), report.summary())
+        return False
+
+    def execute(self, context: Context) -> Any:
+        """Poke (or, when deferrable, poke once and defer to the trigger)."""
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first:
+            return first.xcom_value if isinstance(first, PokeReturnValue) else None
+        assert self._spec is not None
+        timeout = (
+            float(self.timeout) if not isinstance(self.timeout, timedelta) else self.timeout.total_seconds()
+        )
+        self.defer(
+            trigger=FlumePartitionTrigger(
+                spec=self._spec.to_dict(),
+                state=self._state.to_dict(),
+                webhdfs_conn_id=self.webhdfs_conn_id,
+                poke_interval=self._poke_seconds(),
+                deadline=time.time() + timeout,
+                log_every_n_pokes=self.log_every_n_pokes,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=timeout + max(60.0, self._poke_seconds() * 2)),
+        )
+
+    def _poke_seconds(self) -> float:
+        pi = self.poke_interval
+        return pi.total_seconds() if isinstance(pi, timedelta) else float(pi)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger: finish on success, fail / time out otherwise."""
+        status = event.get("status")
+        if status == "success":
+            if self._spec is None:
+                self._spec = self.build_spec(context)
+            report = ReadinessReport.from_dict(event["report"])
+            self.log.info("Partition %s", report.summary())
+            return self._finish(context, report)
+        if status == "timeout":
+            raise AirflowSensorTimeout(event.get("message", "Partition sensor timed out"))
+        if status == "error":
+            message = event.get("message", f"Partition trigger failed: {event}")
+            if event.get("retryable"):
+                raise AirflowException(message)
+            raise AirflowFailException(message)
+        raise AirflowException(f"Unexpected event from FlumePartitionTrigger: {event}")
+
+    # -- when ready ---------------------------------------------------------------------------------------
+    def _finish(self, context: Context, report: ReadinessReport) -> dict[str, Any]:
+        """Write ``_SUCCESS`` markers, emit the asset event, return the report for XCom."""
+        if self.write_success_marker:
+            with self._client() as client:
+                for marker in success_marker_path(report.paths):
+                    client.create(marker, b"", overwrite=True)
+                    self.log.info("Wrote %s", marker)
+        if self.emit_asset and self.asset_uri:
+            namenode = getattr(self, "_namenode", None)
+            extra = {
+                "partition": report.paths[0] if len(report.paths) == 1 else report.paths,
+                "partition_uri": [f"hdfs://{namenode}{p}" if namenode else p for p in report.paths],
+                "files": report.files,
+                "bytes": report.bytes,
+                "event_count": report.event_count,
+                "newest_mtime": report.newest_mtime,
+            }
+            try:
+                context["outlet_events"][Asset(self.asset_uri)].extra = extra
+            except KeyError:  # pragma: no cover - context without outlet events (plain unit calls)
+                self.log.warning(
+                    "No outlet_events in context; asset event for %s not emitted", self.asset_uri
+                )
+        return report.to_dict()

@@ -1,0 +1,162 @@
+"""FlumePartitionSensor and FlumePartitionTrigger against the fake WebHDFS (no real stack)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from test_webhdfs import FakeWebHdfs
+
+from airflow_flume_provider.sensors.partition import FlumePartitionSensor
+from airflow_flume_provider.triggers.partition import FlumePartitionTrigger
+
+try:
+    from airflow.sdk.exceptions import AirflowFailException, TaskDeferred
+except ImportError:  # pragma: no cover
+    from airflow.exceptions import AirflowFailException, TaskDeferred  # type: ignore
+
+from airflow.sdk import Asset
+from airflow.sdk.execution_time.context import OutletEventAccessors
+
+DAY = datetime(2004, 7, 8, tzinfo=timezone.utc)
+P = "/flume/events/2004-07-08"
+TEMPLATE = "hdfs://nn.example:8020/flume/events/%Y-%m-%d"
+
+
+@pytest.fixture
+def hdfs(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWebHdfs]:
+    f = FakeWebHdfs()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_FAKE_HDFS",
+        json.dumps({"conn_type": "webhdfs", "host": "127.0.0.1", "port": f.port, "login": "root"}),
+    )
+    yield f
+    f.close()
+
+
+def context() -> dict[str, Any]:
+    return {
+        "data_interval_start": DAY,
+        "data_interval_end": datetime(2004, 7, 9, tzinfo=timezone.utc),
+        "logical_date": DAY,
+        "outlet_events": OutletEventAccessors(),
+    }
+
+
+def sensor(**kw: Any) -> FlumePartitionSensor:
+    base: dict[str, Any] = {
+        "task_id": "wait",
+        "path_template": TEMPLATE,
+        "webhdfs_conn_id": "fake_hdfs",
+        "in_use_prefix": "_",
+        "file_type": "DataStream",
+        "quiet_period": 0.5,
+        "poke_interval": 0.05,
+        "timeout": 10,
+        "deferrable": False,
+    }
+    base.update(kw)
+    return FlumePartitionSensor(**base)
+
+
+def test_constructor_validation_and_asset() -> None:
+    with pytest.raises(ValueError, match="exactly one of path_template or flume_conf"):
+        FlumePartitionSensor(task_id="x")
+    with pytest.raises(ValueError, match="unknown checks"):
+        FlumePartitionSensor(task_id="x", path_template="/a/%Y", checks=["nope"])
+    s = sensor()
+    assert s.asset_uri == "hdfs://nn.example:8020/flume/events"
+    assert [o.uri for o in s.outlets] == ["hdfs://nn.example:8020/flume/events"]
+
+
+def test_poke_not_ready_then_ready_with_marker_and_asset(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\nb\n", 1000)
+    hdfs.put(f"{P}/_FlumeData.2.tmp", b"c\n", 1000)
+    s = sensor(expected_count=3, write_success_marker=True)
+    ctx = context()
+    assert s.poke(ctx) is False
+    assert s._spec is not None and s._spec.paths == (P,) and "count" in s._spec.checks
+    hdfs.rename(f"{P}/_FlumeData.2.tmp", f"{P}/FlumeData.2")
+    hdfs.files[f"{P}/FlumeData.2"][1] = 2000
+    result = s.poke(ctx)
+    assert not result  # the rename restarts the quiet period
+    ret = s.execute(ctx)  # poke loop until quiet
+    assert ret["ready"] and ret["event_count"] == 3 and ret["files"] == 2
+    assert f"{P}/_SUCCESS" in hdfs.files
+    extra = ctx["outlet_events"][Asset("hdfs://nn.example:8020/flume/events")].extra
+    assert extra["partition"] == P and extra["event_count"] == 3 and extra["bytes"] == 6
+    assert extra["partition_uri"] == [f"hdfs://nn.example:8020{P}"]
+
+
+def test_partition_date_templated_string(hdfs: FakeWebHdfs) -> None:
+    s = sensor(partition_date="2004-07-09")
+    spec = s.build_spec(context())
+    assert spec.paths == ("/flume/events/2004-07-09",) and spec.next_paths == ("/flume/events/2004-07-10",)
+
+
+def test_permission_error_fails_at_once(hdfs: FakeWebHdfs) -> None:
+    hdfs.fault = "permission"
+    with pytest.raises(AirflowFailException, match="Permission denied"):
+        sensor().poke(context())
+
+
+def test_namenode_down_is_not_ready(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
+    s = sensor()
+    hdfs.fault = "standby"
+    assert s.poke(context()) is False
+    hdfs.fault = None
+    assert s.poke(context())
+
+
+def test_deferrable_poke_then_trigger(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
+    hdfs.put(f"{P}/_FlumeData.2.tmp", b"b\n", 1000)
+    s = sensor(deferrable=True, expected_count=2)
+    ctx = context()
+    with pytest.raises(TaskDeferred) as info:
+        s.execute(ctx)
+    trigger = info.value.trigger
+    assert isinstance(trigger, FlumePartitionTrigger)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_flume_provider.triggers.partition.FlumePartitionTrigger"
+    json.dumps(kwargs)  # kwargs must be serialisable
+    assert kwargs["state"]["polls"] == 1 and kwargs["state"]["counts"]
+    trigger = FlumePartitionTrigger(**kwargs)
+
+    def finish() -> None:
+        hdfs.rename(f"{P}/_FlumeData.2.tmp", f"{P}/FlumeData.2")
+
+    threading.Timer(0.3, finish).start()
+    event = asyncio.run(asyncio.wait_for(_first_event(trigger), 10))
+    assert event["status"] == "success" and event["report"]["event_count"] == 2
+    assert trigger.state is not None and trigger.state["polls"] > 2
+    ret = s.execute_complete(ctx, event)
+    assert ret["ready"]
+
+
+def test_trigger_timeout_and_error_events(hdfs: FakeWebHdfs) -> None:
+    s = sensor(deferrable=True)
+    spec = s.build_spec(context()).to_dict()
+    t = FlumePartitionTrigger(spec=spec, webhdfs_conn_id="fake_hdfs", poke_interval=0.05, deadline=0.0)
+    event = asyncio.run(_first_event(t))
+    assert event["status"] == "timeout" and "missing" in event["message"]
+    with pytest.raises(Exception, match="missing"):
+        s.execute_complete(context(), event)
+    hdfs.fault = "permission"
+    t = FlumePartitionTrigger(spec=spec, webhdfs_conn_id="fake_hdfs", poke_interval=0.05)
+    event = asyncio.run(_first_event(t))
+    assert event["status"] == "error" and event["kind"] == "permission" and not event["retryable"]
+    with pytest.raises(AirflowFailException, match="Permission denied"):
+        s.execute_complete(context(), event)
+
+
+async def _first_event(trigger: FlumePartitionTrigger) -> dict[str, Any]:
+    async for ev in trigger.run():
+        return ev.payload
+    raise AssertionError("trigger ended without an event")
