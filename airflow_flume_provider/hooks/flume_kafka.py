@@ -512,6 +512,7 @@ class FlumeKafkaHook(BaseHook):
                             ) from None
                     if envelope is None:
                         continue
+                    report.produced += 1
                     since_poll += 1
                     if since_poll >= 1000:
                         since_poll = 0
@@ -519,7 +520,8 @@ class FlumeKafkaHook(BaseHook):
                         if delivery.errors or delivery.fatal:
                             aborted = delivery.fatal or delivery.errors[0]
                             break
-                report.produced += 1
+                else:
+                    report.produced += 1
                 # --- periodic work -----------------------------------------------------------------------
                 if report.produced >= next_checkpoint:
                     next_checkpoint = report.produced + checkpoint_every
