@@ -519,7 +519,7 @@ class AvroFileSource(_Reader):
 
     def _read_file(self, path: str) -> Iterator[SourceRecord]:
         import fastavro
-        from fastavro.read import BLOCK_READERS
+        from fastavro._read_py import BLOCK_READERS  # pure-Python codecs: take the payload via read_bytes()
 
         schema, codec, sync, data_start = self._header(path)
         parsed = fastavro.parse_schema(schema)
