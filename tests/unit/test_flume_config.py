@@ -1,0 +1,223 @@
+"""Flume config reader (Java properties) and the event-time linter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_flume_provider.flume_config import (
+    FlumeConfigError,
+    lint,
+    load_flume_config,
+    parse_properties,
+)
+
+DATA = Path(__file__).parent / "data"
+CLEAN = DATA / "flume_clean.conf"
+BAD = DATA / "flume_bad.conf"
+
+
+def test_properties_syntax() -> None:
+    text = (
+        "# comment\n"
+        "! bang comment\n"
+        "   \n"
+        "a = 1\n"
+        "b:2\n"
+        "c 3\n"
+        "  d=  spaced value  \n"
+        "e = one \\\n"
+        "     two\\\n"
+        "three\n"
+        "f = ends with backslash \\\\\n"
+        "g\\ key = x\\ty\\u0041\n"
+        "h =\n"
+        "a = 9\n"
+        "i\n"
+        "j = \\\n"
+    )
+    props = parse_properties(text, "x.conf")
+    values = {k: v for k, (v, _) in props.items()}
+    assert values == {
+        "a": "9",
+        "b": "2",
+        "c": "3",
+        "d": "spaced value  ",
+        "e": "one twothree",
+        "f": "ends with backslash \\",
+        "g key": "x\tyA",
+        "h": "",
+        "i": "",
+        "j": "",
+    }
+    assert props["a"][1] == 14 and props["e"][1] == 8
+
+
+def test_properties_errors_name_file_and_line() -> None:
+    with pytest.raises(FlumeConfigError, match=r"x\.conf:2: malformed \\uxxxx"):
+        parse_properties("a=1\nb=\\u12G4\n", "x.conf")
+    with pytest.raises(FlumeConfigError, match=r"x\.conf:1: line has no key"):
+        parse_properties("=value\n", "x.conf")
+
+
+def test_clean_config_settings_and_no_findings() -> None:
+    cfg = load_flume_config(CLEAN)
+    assert cfg.agents() == ["a1"]
+    assert cfg.sinks("a1") == ["k1", "k2"]
+    k1 = cfg.hdfs_sink("a1", "k1")
+    assert (k1.path, k1.namenode, k1.path_template) == (
+        "hdfs://nn1:8020/flume/%{topic}/%Y-%m-%d",
+        "nn1:8020",
+        "/flume/%{topic}/%Y-%m-%d",
+    )
+    assert k1.time_zone == "UTC" and not k1.round and not k1.use_local_timestamp
+    # Flume 1.11.0 defaults
+    assert (k1.file_prefix, k1.file_suffix, k1.in_use_prefix, k1.in_use_suffix) == (
+        "FlumeData",
+        "",
+        "_",
+        ".tmp",
+    )
+    assert (k1.roll_interval, k1.roll_size, k1.roll_count, k1.idle_timeout, k1.batch_size) == (
+        30,
+        1024,
+        10,
+        0,
+        100,
+    )
+    assert (k1.file_type, k1.serializer, k1.codec) == ("DataStream", "TEXT", None)
+    assert k1.channel is not None and k1.channel.type == "memory" and k1.channel.parse_as_flume_event is None
+    (src,) = k1.sources
+    assert src.name == "src1" and src.is_kafka and src.use_flume_event_format
+    assert src.topics == ("orders", "payments")
+    assert [(i.name, i.is_timestamp, i.preserve_existing) for i in src.interceptors] == [
+        ("ts", True, True),
+        ("host", False, False),
+    ]
+    assert lint(k1) == []
+    tpl = k1.path_template_obj()
+    assert tpl.for_timestamp_ms(1_700_000_000_123, {"topic": "orders"}) == "/flume/orders/2023-11-14"
+
+    k2 = cfg.hdfs_sink("a1", "k2")
+    assert k2.path == "/flume/tz/%Y-%m-%d/%H%M" and k2.namenode is None
+    assert (k2.time_zone, k2.round, k2.round_unit, k2.round_value) == ("Asia/Kolkata", True, "Minute", 30)
+    assert (k2.roll_interval, k2.roll_size, k2.roll_count, k2.batch_size, k2.idle_timeout) == (
+        5,
+        0,
+        0,
+        1000,
+        60,
+    )
+    assert (k2.file_prefix, k2.file_suffix, k2.codec, k2.file_type) == (
+        "events",
+        ".seq",
+        "gzip",
+        "SequenceFile",
+    )
+    assert k2.channel is not None and k2.channel.is_kafka and k2.channel.parse_as_flume_event is True
+    assert k2.channel.topic == "clicks-channel"
+    assert [s.name for s in k2.sources] == ["src2"] and k2.sources[0].use_flume_event_format
+    assert lint(k2) == []
+    # 2023-11-14T22:13:20Z = 2023-11-15 03:43:20 IST -> rounded to 03:30
+    assert k2.path_template_obj().for_timestamp_ms(1_700_000_000_000) == "/flume/tz/2023-11-15/0330"
+
+
+def test_bad_config_reports_every_finding_with_key_and_fix() -> None:
+    cfg = load_flume_config(BAD)
+    k1 = cfg.hdfs_sink("bad", "k1")
+    findings = lint(k1)
+    by_code = {f.code: f for f in findings}
+    assert set(by_code) == {
+        "use-local-timestamp",
+        "time-zone-unset",
+        "round-unit-invalid",
+        "round-value-invalid",
+        "in-use-visible",
+        "timestamp-interceptor-overwrites",
+        "kafka-source-raw",
+        "kafka-channel-raw",
+    }
+    assert by_code["use-local-timestamp"].key == "bad.sinks.k1.hdfs.useLocalTimeStamp"
+    assert by_code["time-zone-unset"].key == "bad.sinks.k1.hdfs.timeZone"
+    assert by_code["round-unit-invalid"].key == "bad.sinks.k1.hdfs.roundUnit"
+    assert by_code["in-use-visible"].key == "bad.sinks.k1.hdfs.inUsePrefix"
+    assert by_code["kafka-source-raw"].key == "bad.sources.s1.useFlumeEventFormat"
+    assert by_code["kafka-channel-raw"].key == "bad.channels.c1.parseAsFlumeEvent"
+    overwrites = [f for f in findings if f.code == "timestamp-interceptor-overwrites"]
+    assert [f.key for f in overwrites] == [
+        "bad.sources.s1.interceptors.i1.preserveExisting",  # FQCN type, preserveExisting defaults to false
+        "bad.sources.s1.interceptors.i2.preserveExisting",
+    ]
+    for f in findings:
+        assert f.message and f.fix and f.severity in ("warning", "error")
+        assert f.key in str(f) and "Fix:" in str(f)
+    # s2 (useFlumeEventFormat=true) also feeds c1 and is fine.
+    assert [s.name for s in k1.sources] == ["s1", "s2"]
+    assert sum(f.code == "kafka-source-raw" for f in findings) == 1
+    # Flume disables rounding for an invalid unit: the template does not round.
+    assert not k1.path_template_obj().need_rounding
+
+    k2 = cfg.hdfs_sink("bad", "k2")
+    codes = {f.code for f in lint(k2)}
+    assert codes == {"time-zone-unknown", "round-value-invalid"}
+    with pytest.raises(ValueError, match="<= 24"):
+        k2.path_template_obj()
+
+
+def test_unset_zone_template_defaults_to_utc() -> None:
+    cfg = load_flume_config(BAD)
+    tpl = cfg.hdfs_sink("bad", "k1").path_template_obj()
+    assert tpl.time_zone == "UTC"
+    assert tpl.for_timestamp_ms(1_700_000_000_000) == "/flume/bad/2023-11-14"
+
+
+def test_missing_things_raise_errors_naming_file_agent_sink(tmp_path: Path) -> None:
+    cfg = load_flume_config(BAD)
+    with pytest.raises(
+        FlumeConfigError, match=r"flume_bad\.conf: agent 'bad' has no sink 'nope'.*k1, k2, k3"
+    ):
+        cfg.hdfs_sink("bad", "nope")
+    with pytest.raises(
+        FlumeConfigError, match=r"flume_bad\.conf:\d+: sink 'k3' of agent 'bad' is type 'logger'"
+    ):
+        cfg.hdfs_sink("bad", "k3")
+    with pytest.raises(FlumeConfigError, match=r"agent 'other' has no sink 'k1'.*none"):
+        cfg.hdfs_sink("other", "k1")
+    with pytest.raises(FlumeConfigError, match="cannot read Flume config"):
+        load_flume_config(tmp_path / "missing.conf")
+    conf = tmp_path / "x.conf"
+    conf.write_text(
+        "a.sinks = k\na.sinks.k.type = hdfs\na.sinks.k.hdfs.path = /p\na.sinks.k.hdfs.rollSize = 1MB\n"
+    )
+    with pytest.raises(FlumeConfigError, match=r"x\.conf:4: a\.sinks\.k\.hdfs\.rollSize must be an integer"):
+        load_flume_config(conf).hdfs_sink("a", "k")
+    conf.write_text("a.sinks = k\na.sinks.k.type = hdfs\n")
+    with pytest.raises(FlumeConfigError, match=r"sink 'k' of agent 'a' has no hdfs\.path"):
+        load_flume_config(conf).hdfs_sink("a", "k")
+
+
+def test_empty_in_use_suffix_and_boolean_parsing(tmp_path: Path) -> None:
+    conf = tmp_path / "y.conf"
+    conf.write_text(
+        "a.sinks = k\na.sinks.k.type = hdfs\na.sinks.k.hdfs.path = /p/%Y\n"
+        "a.sinks.k.hdfs.emptyInUseSuffix = true\na.sinks.k.hdfs.inUseSuffix = .tmp\n"
+        "a.sinks.k.hdfs.useLocalTimeStamp = yes\na.sinks.k.hdfs.timeZone = UTC\n"
+    )
+    s = load_flume_config(conf).hdfs_sink("a", "k")
+    assert s.in_use_suffix == ""
+    assert s.use_local_timestamp is False  # Boolean.valueOf("yes") is false
+    assert lint(s) == []
+
+
+def test_stack_config_if_present() -> None:
+    stack_conf = Path(__file__).resolve().parents[2] / "stack" / "conf" / "flume.conf"
+    if not stack_conf.exists():
+        pytest.skip("stack/conf/flume.conf not committed yet")
+    cfg = load_flume_config(stack_conf)
+    for sink in cfg.sinks("agent"):
+        findings = lint(cfg.hdfs_sink("agent", sink))
+        if sink == "k_raw":  # deliberately plain values: the contrast sink
+            assert [f.code for f in findings] == ["kafka-source-raw"]
+        else:
+            assert findings == [], (sink, findings)
