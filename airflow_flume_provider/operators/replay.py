@@ -436,7 +436,7 @@ class ReplayFlumeEventsOperator(BaseOperator):
                 progress_interval_s=self.progress_interval_s,
             )
         except BaseException as exc:
-            failed_report = getattr(exc, "publish_report", None)
+            failed_report = getattr(exc, "publish_report", None) or getattr(exc, "report", None)
             if failed_report is not None and not self.dry_run:
                 # Events acknowledged after the last checkpoint will be sent again by the retry.
                 resent = {
