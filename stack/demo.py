@@ -82,7 +82,9 @@ def main() -> int:
 
     for when, body in events:
         ms = int(when.timestamp() * 1000)
-        producer.produce("flume-events", encode_event({"timestamp": timestamp_header(ms)}, body), on_delivery=on_delivery)
+        producer.produce(
+            "flume-events", encode_event({"timestamp": timestamp_header(ms)}, body), on_delivery=on_delivery
+        )
         producer.produce("flume-raw", body, on_delivery=on_delivery)
     left = producer.flush(30)
     if left or failures:
@@ -117,8 +119,10 @@ def main() -> int:
         print(f"{_iso(when):<26} {EVENT_ROOT + '/' + got:<28} "
               f"{RAW_ROOT + '/' + by_ingestion[body]:<32} {'yes' if ok else 'NO'}")  # fmt: skip
     print()
-    print(f"envelopes in the day they happened: {len(events) - wrong}/{len(events)}; "
-          f"plain events filed by arrival: {len(events)} in {sorted(set(by_ingestion.values()))}")
+    print(
+        f"envelopes in the day they happened: {len(events) - wrong}/{len(events)}; "
+        f"plain events filed by arrival: {len(events)} in {sorted(set(by_ingestion.values()))}"
+    )
     print(f"read back through WebHDFS {stackctl.WEBHDFS_URL}; stack logs in {stackctl.LOGS}")
     return 1 if wrong else 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 STACK_DIR = Path(__file__).resolve().parent
@@ -52,15 +53,27 @@ WEBHDFS_URL = f"http://{HOST}:{NAMENODE_HTTP_PORT}"
 NAMENODE = f"{HOST}:{NAMENODE_RPC_PORT}"
 FLUME_CONF = STACK_DIR / "conf" / "flume.conf"
 FLUME_AGENT = "agent"
+# The contrast: a second agent that files plain values by ingestion time.
+FLUME_INGEST_CONF = STACK_DIR / "conf" / "flume-ingest-time.conf"
+FLUME_INGEST_AGENT = "ingest"
+FLUME_AGENTS = {"flume": (FLUME_CONF, FLUME_AGENT), "flume-ingest": (FLUME_INGEST_CONF, FLUME_INGEST_AGENT)}
 HDFS_USER = "root"
 
 # The topics the Flume agent in stack/conf/flume.conf consumes; created before Flume starts.
-FLUME_TOPICS = ("flume-events", "flume-tz", "flume-seq", "flume-seqz", "flume-avro", "flume-slow", "flume-raw")
+FLUME_TOPICS = (
+    "flume-events",
+    "flume-tz",
+    "flume-seq",
+    "flume-seqz",
+    "flume-avro",
+    "flume-slow",
+    "flume-raw",
+)
 # Directories created in HDFS (owned by HDFS_USER, who runs Flume).
 HDFS_DIRS = ("/flume",)
 
 VERSIONS = {"kafka": "3.9.1", "hadoop": "3.4.1", "flume": "1.11.0"}
-COMPONENTS = ("kafka", "namenode", "datanode", "flume")
+COMPONENTS = ("kafka", "namenode", "datanode", "flume", "flume-ingest")
 
 # Java 17 needs these for Hadoop's and Flume's reflective access.
 ADD_OPENS = [
@@ -197,8 +210,12 @@ def _write_configs() -> None:
         },
     }
     for fname, props in site.items():
-        body = "".join(f"  <property><name>{k}</name><value>{v}</value></property>\n" for k, v in props.items())
-        (GENCONF / "hadoop" / fname).write_text(f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n')
+        body = "".join(
+            f"  <property><name>{k}</name><value>{v}</value></property>\n" for k, v in props.items()
+        )
+        (GENCONF / "hadoop" / fname).write_text(
+            f'<?xml version="1.0"?>\n<configuration>\n{body}</configuration>\n'
+        )
     # The Maven jars of hadoop-hdfs carry no webapps/; HttpServer2 only needs the folders on the classpath
     # (WebHDFS and /jmx are registered in code).
     for app in ("hdfs", "datanode", "secondary", "static"):
@@ -218,7 +235,7 @@ def _write_configs() -> None:
     (GENCONF / "flume" / "log4j2.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<Configuration status="ERROR">\n'
-        "  <Appenders><Console name=\"out\" target=\"SYSTEM_OUT\">"
+        '  <Appenders><Console name="out" target="SYSTEM_OUT">'
         '<PatternLayout pattern="%d{ISO8601} %-5p [%t] %c{1}: %m%n"/></Console></Appenders>\n'
         "  <Loggers>\n"
         '    <Logger name="org.apache.kafka" level="WARN"/>\n'
@@ -263,13 +280,14 @@ def _command(component: str) -> list[str]:
             f"-Dhadoop.log.dir={LOGS}", "-Dhadoop.root.logger=INFO,console",
             "-cp", _classpath(GENCONF / "hadoop", LIB / "hadoop" / "*"), main,
         ]  # fmt: skip
-    if component == "flume":
+    if component in FLUME_AGENTS:
+        conf, agent = FLUME_AGENTS[component]
         return [
             java, "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", *ADD_OPENS,
             f"-Dlog4j.configurationFile={GENCONF / 'flume' / 'log4j2.xml'}",
             "-Duser.timezone=UTC",
             "-cp", _classpath(GENCONF / "flume", LIB / "flume" / "*"),
-            "org.apache.flume.node.Application", "-n", FLUME_AGENT, "-f", str(FLUME_CONF),
+            "org.apache.flume.node.Application", "-n", agent, "-f", str(conf),
         ]  # fmt: skip
     raise StackError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
 
@@ -326,7 +344,9 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str, component: s
         except Exception:
             pass
         time.sleep(0.5)
-    raise StackError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail(component) if component else ''}")
+    raise StackError(
+        f"timed out after {timeout:.0f}s waiting for {what}\n{tail(component) if component else ''}"
+    )
 
 
 def tail(component: str, lines: int = 40) -> str:
@@ -378,28 +398,29 @@ def hdfs_writable() -> bool:
     return not safemode["beans"][0].get("Safemode")
 
 
-def flume_components() -> set[str]:
-    """Names of the configured sources/sinks/channels, read from the stack's flume.conf."""
+def flume_components(conf: Path = FLUME_CONF, agent: str = FLUME_AGENT) -> set[str]:
+    """Names of an agent's sources/sinks/channels, read from its properties file."""
     names: set[str] = set()
-    prefix = f"{FLUME_AGENT}."
-    for line in FLUME_CONF.read_text().splitlines():
+    for line in conf.read_text().splitlines():
         line = line.strip()
         for kind, label in (("sources", "SOURCE"), ("sinks", "SINK"), ("channels", "CHANNEL")):
-            key = f"{prefix}{kind}"
+            key = f"{agent}.{kind}"
             if line.startswith(key) and line[len(key) :].lstrip().startswith("="):
                 names |= {f"{label}.{n}" for n in line.split("=", 1)[1].split()}
     return names
 
 
-def flume_ready() -> bool:
-    # Flume's HTTP metrics server would bind 0.0.0.0 (it takes no host), so readiness comes from its log:
-    # every source and sink logs "Component type: ..., name: ... started" once it runs.
-    expected = flume_components()
-    log_text = (LOGS / "flume.log").read_text(errors="replace")
+def flume_ready(component: str = "flume") -> bool:
+    """True once every source and sink of the agent logged "Component type: ..., name: ... started".
+
+    (Flume's HTTP metrics server would bind 0.0.0.0, as it takes no host, so readiness comes from the log.)
+    """
+    conf, agent = FLUME_AGENTS[component]
+    log_text = (LOGS / f"{component}.log").read_text(errors="replace")
     started = log_text[log_text.rfind("===== ") :]
     return all(
         f"Component type: {name.split('.')[0]}, name: {name.split('.')[1]} started" in started
-        for name in expected
+        for name in flume_components(conf, agent)
         if not name.startswith("CHANNEL")
     )
 
@@ -407,8 +428,25 @@ def flume_ready() -> bool:
 # --------------------------------------------------------------------------- components
 
 
+@contextlib.contextmanager
+def _lock() -> Iterator[None]:
+    """Serialise start/stop across processes (a test's fixture and a fault test may act at once)."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    with open(RUN / "stackctl.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def start(component: str, timeout: float = 120) -> None:
     """Start one component (if not running) and wait until it is ready."""
+    with _lock():
+        _start(component, timeout)
+
+
+def _start(component: str, timeout: float) -> None:
     if component not in COMPONENTS:
         raise StackError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
     _write_configs()
@@ -427,12 +465,18 @@ def start(component: str, timeout: float = 120) -> None:
         "namenode": namenode_ready,
         "datanode": lambda: live_datanodes() >= 1,
         "flume": flume_ready,
+        "flume-ingest": lambda: flume_ready("flume-ingest"),
     }[component]
     _wait(probe, timeout, f"{component} to be ready", component)
 
 
 def stop(component: str, timeout: float = 30) -> None:
     """Stop one component started by this script (by pid), SIGTERM then SIGKILL."""
+    with _lock():
+        _stop(component, timeout)
+
+
+def _stop(component: str, timeout: float) -> None:
     pid = pid_of(component)
     if pid is None:
         return
@@ -451,14 +495,15 @@ def stop(component: str, timeout: float = 30) -> None:
 
 def kill(component: str) -> None:
     """SIGKILL a component at once (fault tests)."""
-    pid = pid_of(component)
-    if pid is None:
-        return
-    os.killpg(pid, signal.SIGKILL)
-    while _alive(pid):
-        time.sleep(0.1)
-    (RUN / f"{component}.pid").unlink(missing_ok=True)
-    log(f"killed {component} (pid {pid})")
+    with _lock():
+        pid = pid_of(component)
+        if pid is None:
+            return
+        os.killpg(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.1)
+        (RUN / f"{component}.pid").unlink(missing_ok=True)
+        log(f"killed {component} (pid {pid})")
 
 
 def _alive(pid: int) -> bool:
@@ -499,7 +544,9 @@ def _run_checked(cmd: list[str], what: str) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=str(WORK))
     if res.returncode != 0:
-        raise StackError(f"failed to {what} (exit {res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+        raise StackError(
+            f"failed to {what} (exit {res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+        )
 
 
 def _create_topics() -> None:
@@ -539,13 +586,14 @@ def up() -> None:
     _create_topics()
     _prepare_hdfs()
     start("flume")
+    start("flume-ingest")
     log(f"stack ready in {time.monotonic() - t0:.1f}s: kafka {BOOTSTRAP}, webhdfs {WEBHDFS_URL}, "
         f"namenode hdfs://{NAMENODE}, flume agent '{FLUME_AGENT}' ({FLUME_CONF.relative_to(ROOT)})")  # fmt: skip
 
 
 def down() -> None:
     """Stop every component this script started, Flume first so it can close its files."""
-    for component in ("flume", "datanode", "namenode", "kafka"):
+    for component in ("flume-ingest", "flume", "datanode", "namenode", "kafka"):
         stop(component)
 
 
@@ -558,6 +606,7 @@ PORTS = {
     "namenode": (NAMENODE_RPC_PORT, NAMENODE_HTTP_PORT),
     "datanode": (DATANODE_PORT, DATANODE_HTTP_PORT, DATANODE_IPC_PORT),
     "flume": (),
+    "flume-ingest": (),
 }
 
 

@@ -144,7 +144,8 @@ def _stack_is_up() -> bool:
             all(stackctl.pid_of(c) for c in stackctl.COMPONENTS)
             and stackctl.kafka_ready()
             and stackctl.hdfs_writable()
-            and stackctl.flume_ready()
+            and stackctl.flume_ready("flume")
+            and stackctl.flume_ready("flume-ingest")
         )
     except Exception:
         return False
