@@ -32,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_flume_provider.hdfs_formats import count_events
+from airflow_flume_provider.manifest import add_counts
 from airflow_flume_provider.webhdfs import (
     FileStatus,
     WebHdfsClient,
@@ -261,8 +262,9 @@ def _norm(path: str) -> str:
 def merge_manifests(value: Any) -> dict[str, int]:
     """Merge replay manifests into one ``{partition path: event count}``.
 
-    Accepts a mapping, a JSON string, or a list of either (the XCom of mapped replay tasks); a mapping with a
-    ``partitions`` or ``counts`` mapping is unwrapped. Counts for the same path are summed.
+    Accepts a mapping, a JSON string, or a list of either (the XCom of mapped replay tasks). A replay
+    manifest (see :mod:`airflow_flume_provider.manifest`) contributes ``partitions`` + ``duplicates`` (Flume
+    writes both copies); a dry-run manifest is refused. Counts for the same path are summed.
     """
     merged: dict[str, int] = {}
 
@@ -273,10 +275,14 @@ def merge_manifests(value: Any) -> dict[str, int]:
             add(json.loads(item), where)
             return
         if isinstance(item, Mapping):
-            for key in ("partitions", "counts"):
-                if isinstance(item.get(key), Mapping):
-                    add(item[key], f"{where}.{key}")
-                    return
+            if isinstance(item.get("partitions"), Mapping):  # a ReplayFlumeEventsOperator manifest
+                if item.get("dry_run"):
+                    raise ValueError(f"manifest {where} is from a dry run: nothing was sent to wait for")
+                add(add_counts(item["partitions"], item.get("duplicates") or {}), f"{where}.partitions")
+                return
+            if isinstance(item.get("counts"), Mapping):
+                add(item["counts"], f"{where}.counts")
+                return
             for path, count in item.items():
                 if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                     raise ValueError(

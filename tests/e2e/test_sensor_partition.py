@@ -188,7 +188,20 @@ def test_poke_mode_waits_for_manifest_count(stack: Any) -> None:
 def test_deferrable_trigger_in_event_loop(stack: Any) -> None:
     day = unique_day()
     n = 777
-    sensor = make_sensor("flume-seq", day, expected_count=n, deferrable=True)
+    sensor = make_sensor(  # the sink's naming, type and path come from the Flume config file
+        "flume-seq",
+        day,
+        expected_count=n,
+        deferrable=True,
+        path_template=None,
+        in_use_prefix=None,
+        file_type=None,
+        serializer=None,
+        flume_conf=str(stack.flume_conf),
+        agent=stack.agent,
+        sink="k_seq",
+    )
+    assert sensor.asset_uri == f"hdfs://{NN}/flume/seq"
     stack.produce("flume-seq", envelopes(day, n, uuid.uuid4().hex))
     context = ctx()
     with pytest.raises(TaskDeferred) as info:

@@ -170,6 +170,10 @@ def test_merge_manifests() -> None:
     )
     assert merged == {"/flume/e/2003-04-05": 7, "/flume/e/x": 1}
     assert merge_manifests({"partitions": {"/a": 2}}) == {"/a": 2}
+    replay = {"version": 1, "topic": "t", "partitions": {"/a": 5, "/b": 1}, "duplicates": {"/a": 2}}
+    assert merge_manifests([replay, None, replay]) == {"/a": 14, "/b": 2}
+    with pytest.raises(ValueError, match="dry run"):
+        merge_manifests({**replay, "dry_run": True})
     with pytest.raises(ValueError, match=r"manifest\[0\]: count for '/a'"):
         merge_manifests([{"/a": -1}])
     assert spec(checks=("count",), manifest={P: 5}).expected == 5

@@ -160,3 +160,29 @@ async def _first_event(trigger: FlumePartitionTrigger) -> dict[str, Any]:
     async for ev in trigger.run():
         return ev.payload
     raise AssertionError("trigger ended without an event")
+
+
+def test_partition_from_flume_conf() -> None:
+    from pathlib import Path
+
+    conf = Path(__file__).resolve().parents[2] / "stack" / "conf" / "flume.conf"
+    s = FlumePartitionSensor(
+        task_id="w", flume_conf=str(conf), agent="agent", sink="k_seqz", deferrable=False
+    )
+    assert s.asset_uri == "hdfs://127.0.0.1:38020/flume/seqz"
+    spec = s.build_spec(context())
+    assert spec.paths == ("/flume/seqz/2004-07-08",)
+    assert (spec.naming.file_type, spec.naming.in_use_prefix, spec.naming.codec) == (
+        "SequenceFile",
+        "_",
+        "default",
+    )
+    tz = FlumePartitionSensor(task_id="w", flume_conf=str(conf), agent="agent", sink="k_tz", deferrable=False)
+    paths = tz.build_spec(context()).paths  # the UTC day 2004-07-08 in Asia/Kolkata, 30-minute buckets
+    assert (
+        len(paths) == 48
+        and paths[0] == "/flume/tz/2004-07-08/0530"
+        and paths[-1] == "/flume/tz/2004-07-09/0500"
+    )
+    with pytest.raises(ValueError, match="needs agent and sink"):
+        FlumePartitionSensor(task_id="w", flume_conf=str(conf))
