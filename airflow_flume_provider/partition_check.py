@@ -300,6 +300,12 @@ def merge_manifests(value: Any) -> dict[str, int]:
     return merged
 
 
+def _plain_datetime(value: datetime) -> datetime:
+    """A stdlib aware datetime for any datetime subclass (Airflow passes pendulum's); naive means UTC."""
+    tz = value.tzinfo or timezone.utc
+    return datetime.fromtimestamp(value.replace(tzinfo=tz).timestamp(), tz=timezone.utc)
+
+
 def resolve_partitions(
     template: Any, start: datetime, end: datetime | None = None
 ) -> tuple[tuple[str, ...], tuple[str, ...], float | None]:
@@ -308,6 +314,8 @@ def resolve_partitions(
     ``template`` is a core ``bucketpath.PathTemplate``. Without a time escape the template names one fixed
     directory, and there is no next partition and no end.
     """
+    start = _plain_datetime(start)
+    end = _plain_datetime(end) if end is not None else None
     if not getattr(template, "has_time_escape", True):
         return (template.render({}),), (), None
     if end is not None and end > start:

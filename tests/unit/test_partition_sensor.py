@@ -186,3 +186,16 @@ def test_partition_from_flume_conf() -> None:
     )
     with pytest.raises(ValueError, match="needs agent and sink"):
         FlumePartitionSensor(task_id="w", flume_conf=str(conf))
+
+
+def test_pendulum_data_interval_from_airflow_context() -> None:
+    import pendulum
+
+    ctx = {
+        "data_interval_start": pendulum.datetime(2004, 7, 8, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2004, 7, 9, tz="UTC"),
+        "logical_date": pendulum.datetime(2004, 7, 8, tz="UTC"),
+    }
+    spec = sensor().build_spec(ctx)
+    assert spec.paths == (P,) and spec.next_paths == ("/flume/events/2004-07-09",)
+    assert spec.end_ts == datetime(2004, 7, 9, tzinfo=timezone.utc).timestamp()
