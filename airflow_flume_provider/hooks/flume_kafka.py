@@ -481,12 +481,13 @@ class FlumeKafkaHook(BaseHook):
                     rkey = None if kv is None else _to_str(kv)
                 elif rkey is not None and not isinstance(rkey, (str, bytes)):
                     rkey = _to_str(rkey)
+                path = None
                 if for_ts is not None:
-                    produced_paths[for_ts(ts)] += 1
+                    path = for_ts(ts)
                 elif template is not None:
                     hdrs = {**static, **(extra or {}), "timestamp": str(ts)}
                     try:
-                        produced_paths[template.render(hdrs, strict=True)] += 1
+                        path = template.render(hdrs, strict=True)
                     except ValueError as exc:
                         if on_invalid == "fail":
                             raise InvalidRecordError(f"{_position(item, report.read)}: {exc}") from None
@@ -503,7 +504,6 @@ class FlumeKafkaHook(BaseHook):
                             poll(0.05)
                         except Exception as exc:  # KafkaException: e.g. message too large
                             if on_invalid == "skip" and dead is not None:
-                                produced_paths[_last_path(template, for_ts, ts, static, extra)] -= 1
                                 _dead(dead, item, body, f"rejected by producer: {exc}", report)
                                 envelope = None
                                 break
@@ -513,6 +513,8 @@ class FlumeKafkaHook(BaseHook):
                     if envelope is None:
                         continue
                     report.produced += 1
+                    if path is not None:
+                        produced_paths[path] += 1
                     since_poll += 1
                     if since_poll >= 1000:
                         since_poll = 0
@@ -522,6 +524,8 @@ class FlumeKafkaHook(BaseHook):
                             break
                 else:
                     report.produced += 1
+                    if path is not None:
+                        produced_paths[path] += 1
                 # --- periodic work -----------------------------------------------------------------------
                 if report.produced >= next_checkpoint:
                     next_checkpoint = report.produced + checkpoint_every
@@ -653,12 +657,6 @@ def _parse_json_or_none(body: bytes) -> Any:
         return json.loads(body)
     except ValueError:
         return None
-
-
-def _last_path(template: Any, for_ts: Any, ts: int, static: Mapping[str, str], extra: Any) -> str:
-    if for_ts is not None:
-        return for_ts(ts)
-    return template.render({**static, **(extra or {}), "timestamp": str(ts)}) if template is not None else ""
 
 
 def _throttle(done: int, rate: float, t0: float, poll: Callable[[float], Any] | None) -> None:
