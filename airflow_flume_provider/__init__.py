@@ -13,9 +13,27 @@ def get_provider_info() -> dict:
         "description": "Publish Flume AvroFlumeEvent envelopes to Kafka with their event time, "
         "and wait for Flume's HDFS partitions to be complete.",
         "versions": [__version__],
-        "hooks": [],
-        "operators": [],
-        "sensors": [],
-        "triggers": [],
+        "integrations": [
+            {
+                "integration-name": "Flume",
+                "external-doc-url": "https://flume.apache.org/releases/content/1.11.0/FlumeUserGuide.html",
+                "tags": ["apache"],
+            }
+        ],
+        "hooks": [{"integration-name": "Flume", "python-modules": ["airflow_flume_provider.hooks.flume_kafka"]}],
+        "operators": [
+            {
+                "integration-name": "Flume",
+                "python-modules": [
+                    "airflow_flume_provider.operators.publish",
+                    "airflow_flume_provider.operators.replay",
+                ],
+            }
+        ],
+        "sensors": [{"integration-name": "Flume", "python-modules": ["airflow_flume_provider.sensors.partition"]}],
+        "triggers": [{"integration-name": "Flume", "python-modules": ["airflow_flume_provider.triggers.partition"]}],
+        # The hook reuses the "kafka" connection type of apache-airflow-providers-apache-kafka and the sensor the
+        # "webhdfs" type of apache-airflow-providers-apache-hdfs; declaring either here would take it from them
+        # (the first provider in name order wins), see hooks/flume_kafka.py.
         "connection-types": [],
     }
