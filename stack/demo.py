@@ -1,130 +1,241 @@
 #!/usr/bin/env python3
-"""`make demo`: the 23:59:59 story on the real stack, read back from HDFS.
+"""`make demo`: the 23:59:59 story, end to end on the real stack, through the example DAGs.
 
-Events that happened seconds around midnight UTC on 2019-08-01 are published twice:
-as Flume envelopes whose `timestamp` header is the event time (topic flume-events), and as plain
-values (topic flume-raw), which Flume files by the time they reach it. The demo waits for real
-Flume 1.11.0 to write both, reads the HDFS day directories back through WebHDFS, prints where
-each event landed, and exits non-zero if any envelope is in the wrong day.
+1. Generates a small stored dataset around 2019-08-01 23:59:59 UTC: events seconds either side of
+   midnight, plus some that reached the pipeline minutes late (two JSON Lines .gz files).
+2. Runs ``flume_replay_backfill`` with ``airflow dags test``: one mapped replay task per file publishes each
+   event as a Flume envelope whose ``timestamp`` header is its event time, then mapped
+   ``FlumePartitionSensor``s wait until real Flume 1.11.0 has written exactly the manifest's counts to HDFS.
+3. Runs ``flume_partition_gate`` for 2019-08-01 and 2019-08-02 (the daily gate downstream jobs use).
+4. Reads the partitions back through WebHDFS and prints, per day: events expected (manifest), events found
+   in HDFS, ready (and why), next to what ingestion-time partitioning would have filed there.
+
+Exits non-zero if a DAG run fails, any event is in the wrong day, or a count differs.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import stackctl
-from confluent_kafka import Producer
 
-from airflow_flume_provider.envelope import encode_event
-from airflow_flume_provider.event_time import timestamp_header
+ROOT = stackctl.ROOT
+HOME = ROOT / ".airflow" / "demo"
+DATA = HOME / "data"
+LOGS = HOME / "logs"
+DAYS = ("2019-08-01", "2019-08-02")
+PARTITION_ROOT = "/flume/events"
+MIDNIGHT = datetime(2019, 8, 2, tzinfo=timezone.utc)
 
-EVENT_ROOT = "/flume/events"
-RAW_ROOT = "/flume/raw"
-SEED = datetime(2019, 8, 1, 23, 59, 59, tzinfo=timezone.utc)
+
+def airflow_env() -> dict[str, str]:
+    """The demo's Airflow: its own home and sqlite DB, the repo's dags/, connections to the local stack."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(HOME),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME / 'airflow.db'}",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(LOGS),
+            "AIRFLOW__FLUME_PROVIDER__CHECKPOINT_DIR": str(HOME / "checkpoints"),
+            "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps(
+                {"conn_type": "kafka", "extra": {"bootstrap.servers": stackctl.BOOTSTRAP}}
+            ),
+            "AIRFLOW_CONN_WEBHDFS_DEFAULT": json.dumps(
+                {
+                    "conn_type": "webhdfs",
+                    "host": stackctl.HOST,
+                    "port": stackctl.NAMENODE_HTTP_PORT,
+                    "login": stackctl.HDFS_USER,
+                }
+            ),
+            "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+        }
+    )
+    return env
 
 
-def _list(path: str) -> list[str]:
-    url = f"{stackctl.WEBHDFS_URL}/webhdfs/v1{path}?op=LISTSTATUS&user.name={stackctl.HDFS_USER}"
+def _iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def make_dataset() -> list[dict]:
+    """Events around midnight (arriving 2 s after they happened) and late ones (arriving minutes later)."""
+    events = []
+    for i, offset_ms in enumerate((-5000, -2000, -1001, -1000, -1, 0, 1, 999, 2000, 5000)):
+        when = MIDNIGHT + timedelta(milliseconds=offset_ms)
+        events.append({"id": f"ontime-{i:02d}", "activity_time": _iso(when), "arrival_lag_s": 2})
+    for i, (offset_s, lag_s) in enumerate(((-300, 420), (-60, 180), (-1, 90), (-0.5, 600))):
+        when = MIDNIGHT + timedelta(seconds=offset_s)
+        events.append({"id": f"late-{i:02d}", "activity_time": _iso(when), "arrival_lag_s": lag_s})
+    DATA.mkdir(parents=True, exist_ok=True)
+    for name, part in (("ontime", [e for e in events if e["id"].startswith("ontime")]),
+                       ("late", [e for e in events if e["id"].startswith("late")])):  # fmt: skip
+        with gzip.open(DATA / f"events-{name}.jsonl.gz", "wt") as fh:
+            for event in part:
+                fh.write(json.dumps(event, separators=(",", ":")) + "\n")
+    return events
+
+
+def _webhdfs(path: str, op: str, method: str = "GET", **params: str) -> bytes:
+    query = "&".join([f"op={op}", f"user.name={stackctl.HDFS_USER}", *(f"{k}={v}" for k, v in params.items())])
+    req = urllib.request.Request(f"{stackctl.WEBHDFS_URL}/webhdfs/v1{path}?{query}", method=method)
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return resp.read()
+
+
+def list_dir(path: str) -> list[dict]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            statuses = json.load(resp)["FileStatuses"]["FileStatus"]
+        return json.loads(_webhdfs(path, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return []
         raise
-    return [f"{path}/{s['pathSuffix']}" for s in statuses if not s["pathSuffix"].startswith("_")]
 
 
-def _read(path: str) -> bytes:
-    url = f"{stackctl.WEBHDFS_URL}/webhdfs/v1{path}?op=OPEN&user.name={stackctl.HDFS_USER}"
-    with urllib.request.urlopen(url, timeout=30) as resp:
-        return resp.read()
+def clear_partitions() -> None:
+    """Remove earlier demo output for the two days, once Flume has no file open there."""
+    deadline = time.monotonic() + 60
+    while any(s["pathSuffix"].endswith(".tmp") for d in DAYS for s in list_dir(f"{PARTITION_ROOT}/{d}")):
+        if time.monotonic() > deadline:
+            raise SystemExit("Flume still holds files open in the demo partitions after 60 s")
+        time.sleep(1)
+    for d in DAYS:
+        if list_dir(f"{PARTITION_ROOT}/{d}"):
+            _webhdfs(f"{PARTITION_ROOT}/{d}", "DELETE", method="DELETE", recursive="true")
 
 
-def _where(root: str, days: list[str], bodies: set[bytes]) -> dict[bytes, str]:
-    found: dict[bytes, str] = {}
-    for day in days:
-        for path in _list(f"{root}/{day}"):
-            for line in _read(path).splitlines():
-                if line in bodies:
-                    found[line] = day
-    return found
+def read_partition(day: str) -> list[dict]:
+    events = []
+    for status in list_dir(f"{PARTITION_ROOT}/{day}"):
+        name = status["pathSuffix"]
+        if status["type"] != "FILE" or name.startswith(("_", ".")):
+            continue
+        for line in _webhdfs(f"{PARTITION_ROOT}/{day}/{name}", "OPEN").splitlines():
+            events.append(json.loads(line))
+    return events
 
 
-def _iso(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def run(cmd: list[str], env: dict[str, str], log_name: str) -> int:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{log_name}.log"
+    print(f"$ {' '.join(cmd)}   (log: {log_path.relative_to(ROOT)})", flush=True)
+    t0 = time.monotonic()
+    with open(log_path, "w") as log:
+        rc = subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT).returncode
+    print(f"  -> exit {rc} in {time.monotonic() - t0:.0f}s", flush=True)
+    return rc
+
+
+def xcom_values(env: dict[str, str], dag_id: str, task_id: str) -> list:
+    """The return values of a task's (mapped) instances in the latest run of a DAG, from the demo's DB."""
+    code = (
+        "import json, sys\n"
+        "from airflow.models.dagrun import DagRun\n"
+        "from airflow.models.xcom import XComModel\n"
+        "from airflow.utils.session import create_session\n"
+        "with create_session() as s:\n"
+        f"    dr = s.query(DagRun).filter(DagRun.dag_id == {dag_id!r}).order_by(DagRun.id.desc()).first()\n"
+        f"    rows = s.query(XComModel).filter(XComModel.dag_id == {dag_id!r}, XComModel.task_id == {task_id!r},\n"
+        "        XComModel.run_id == dr.run_id, XComModel.key == 'return_value').order_by(XComModel.map_index).all()\n"
+        "    print(json.dumps([XComModel.deserialize_value(r) for r in rows]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"cannot read XComs of {dag_id}.{task_id}: {out.stderr[-1500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> int:
-    run = uuid.uuid4().hex[:8]
-    offsets = [-2.0, -1.0, -0.001, 0.0, 0.999, 1.0, 2.0]  # seconds around the seed's 23:59:59
-    events = []
-    for i, off in enumerate(offsets):
-        when = SEED + timedelta(seconds=off)
-        body = json.dumps({"id": f"{run}-{i}", "activity_time": _iso(when)}).encode()
-        events.append((when, body))
-
-    producer = Producer({"bootstrap.servers": stackctl.BOOTSTRAP, "acks": "all", "enable.idempotence": True})
-    failures: list[str] = []
-
-    def on_delivery(err: object, _msg: object) -> None:
-        if err is not None:
-            failures.append(str(err))
-
-    for when, body in events:
-        ms = int(when.timestamp() * 1000)
-        producer.produce(
-            "flume-events", encode_event({"timestamp": timestamp_header(ms)}, body), on_delivery=on_delivery
-        )
-        producer.produce("flume-raw", body, on_delivery=on_delivery)
-    left = producer.flush(30)
-    if left or failures:
-        print(f"publishing failed: {left} unacknowledged, errors: {failures[:3]}", file=sys.stderr)
+    env = airflow_env()
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    t_start = time.monotonic()
+    HOME.mkdir(parents=True, exist_ok=True)
+    if run([airflow, "db", "migrate"], env, "db-migrate") != 0:
         return 1
-    print(f"published {len(events)} events twice (envelope -> flume-events, plain -> flume-raw), run {run}")
+    events = make_dataset()
+    clear_partitions()
+    print(f"dataset: {len(events)} events around {_iso(MIDNIGHT)} in {DATA.relative_to(ROOT)}/", flush=True)
 
-    bodies = {b for _, b in events}
-    event_days = sorted({w.strftime("%Y-%m-%d") for w, _ in events})
-    today = datetime.now(timezone.utc)
-    raw_days = sorted({(today + timedelta(days=d)).strftime("%Y-%m-%d") for d in (-1, 0)})
-    deadline = time.monotonic() + 120
-    while True:
-        by_event_time = _where(EVENT_ROOT, event_days, bodies)
-        by_ingestion = _where(RAW_ROOT, raw_days, bodies)
-        if len(by_event_time) == len(bodies) and len(by_ingestion) == len(bodies):
-            break
-        if time.monotonic() > deadline:
-            print(f"timed out: {len(by_event_time)}/{len(bodies)} envelopes and {len(by_ingestion)}/{len(bodies)} "
-                  f"plain events found in HDFS; logs in {stackctl.LOGS}", file=sys.stderr)  # fmt: skip
-            return 1
-        time.sleep(1)
+    conf = {
+        "source_glob": str(DATA / "events-*.jsonl.gz"),
+        "start": "2019-08-01T00:00:00Z",
+        "end": "2019-08-03T00:00:00Z",
+        "quiet_period": 10,
+    }
+    failures = []
+    if run([airflow, "dags", "test", "flume_replay_backfill", "2019-08-01", "-c", json.dumps(conf)], env,
+           "flume_replay_backfill") != 0:  # fmt: skip
+        failures.append("flume_replay_backfill run failed")
+    gate: dict[str, str] = {}
+    for day in DAYS:
+        rc = run([airflow, "dags", "test", "flume_partition_gate", day, "-c", json.dumps({"quiet_period": 10})], env,
+                 f"flume_partition_gate-{day}")  # fmt: skip
+        if rc != 0:
+            failures.append(f"flume_partition_gate {day} failed")
+            gate[day] = "no (gate run failed)"
+        else:
+            report = xcom_values(env, "flume_partition_gate", "wait_for_partition")[-1]
+            gate[day] = f"yes ({report['files']} files, no .tmp, quiet, watermark passed)"
 
-    wrong = 0
+    manifests = xcom_values(env, "flume_replay_backfill", "replay")
+    expected: Counter[str] = Counter()
+    for m in manifests:
+        for path, n in (m.get("partitions") or {}).items():
+            expected[path.rsplit("/", 1)[-1]] += n
+        for path, n in (m.get("duplicates") or {}).items():
+            expected[path.rsplit("/", 1)[-1]] += n
+    found = {day: read_partition(day) for day in DAYS}
+    by_ingestion = Counter(by_ingestion_day(e) for e in events)
+    misfiled = [
+        (day, e["id"], e["activity_time"]) for day in DAYS for e in found[day] if not e["activity_time"].startswith(day)
+    ]
+    ids_found = Counter(e["id"] for day in DAYS for e in found[day])
+    missing = sorted({e["id"] for e in events} - set(ids_found))
+
     print()
-    print(f"{'event time (UTC)':<26} {'envelope: HDFS dir':<28} {'plain: HDFS dir (ingestion)':<32} ok")
-    for when, body in events:
-        expected = when.strftime("%Y-%m-%d")
-        got = by_event_time[body]
-        ok = got == expected
-        wrong += not ok
-        print(f"{_iso(when):<26} {EVENT_ROOT + '/' + got:<28} "
-              f"{RAW_ROOT + '/' + by_ingestion[body]:<32} {'yes' if ok else 'NO'}")  # fmt: skip
+    header = f"{'partition':<26} {'expected':>8} {'in HDFS':>8}  {'ready':<48} {'ingestion-time would have':>25}"
+    print(header)
+    print("-" * len(header))
+    for day in DAYS:
+        print(
+            f"{PARTITION_ROOT + '/' + day:<26} {expected.get(day, 0):>8} {len(found[day]):>8}  {gate[day]:<48} "
+            f"{by_ingestion.get(day, 0):>25}"
+        )
     print()
-    print(
-        f"envelopes in the day they happened: {len(events) - wrong}/{len(events)}; "
-        f"plain events filed by arrival: {len(events)} in {sorted(set(by_ingestion.values()))}"
-    )
-    print(f"read back through WebHDFS {stackctl.WEBHDFS_URL}; stack logs in {stackctl.LOGS}")
-    return 1 if wrong else 0
+    for day in DAYS:
+        if expected.get(day, 0) != len(found[day]):
+            failures.append(f"{day}: manifest says {expected.get(day, 0)}, HDFS holds {len(found[day])}")
+    failures += [f"{eid} ({t}) is in {day}" for day, eid, t in misfiled]
+    failures += [f"{eid} is missing from HDFS" for eid in missing]
+    moved = sum(1 for e in events if by_ingestion_day(e) != e["activity_time"][:10])
+    print(f"{len(events)} events; by event time every one is in the day it happened "
+          f"({'yes' if not misfiled and not missing else 'NO'}); ingestion time would have filed {moved} "
+          f"of them in the wrong day.")  # fmt: skip
+    print(f"finished in {time.monotonic() - t_start:.0f}s; DAG logs in {LOGS.relative_to(ROOT)}/, "
+          f"stack logs in {stackctl.LOGS.relative_to(ROOT)}/")  # fmt: skip
+    if failures:
+        print("\nDEMO FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+def by_ingestion_day(event: dict) -> str:
+    happened = datetime.fromisoformat(event["activity_time"].replace("Z", "+00:00"))
+    return (happened + timedelta(seconds=event["arrival_lag_s"])).strftime("%Y-%m-%d")
 
 
 if __name__ == "__main__":
