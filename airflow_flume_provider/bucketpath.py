@@ -530,7 +530,10 @@ def _instant_ms(instant: datetime | int) -> int:
     if isinstance(instant, datetime):
         if instant.tzinfo is None or instant.utcoffset() is None:
             raise ValueError(f"naive datetime {instant!r}: give an aware datetime or epoch ms")
-        return (instant - _EPOCH) // _MS
+        # Via a plain timedelta: subclasses such as pendulum's DateTime (Airflow's context dates) return
+        # their own interval types, whose floor division does not accept a timedelta.
+        delta = instant - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
     if isinstance(instant, bool) or not isinstance(instant, int):
         raise TypeError(f"instant must be an aware datetime or int epoch ms, got {instant!r}")
     return instant

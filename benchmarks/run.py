@@ -261,7 +261,7 @@ def bench_replay(path: Path, topic: str, events: int) -> float:
         event_time_field="ts",
         event_id_field="id",
         headers={"replay": "true"},
-        sink_path_template="hdfs://127.0.0.1:38020/flume/events/%Y-%m-%d",
+        sink_path_template=f"hdfs://{stackctl.NAMENODE}/flume/events/%Y-%m-%d",
         checkpoint_dir=str(ckpt),
         resume=False,
         progress_interval_s=30,

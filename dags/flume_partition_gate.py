@@ -63,7 +63,7 @@ with DAG(
         sink="k_events",
         partition_date="{{ data_interval_start.isoformat() }}",
         expected_count="{{ params.expected_count if params.expected_count is not none else '' }}",
-        quiet_period=120,
+        quiet_period="{{ params.quiet_period }}",
         allowed_lateness=3600,
         write_success_marker=True,
         deferrable=True,

@@ -37,24 +37,30 @@ RUN = WORK / "run"
 GENCONF = WORK / "conf"
 
 HOST = "127.0.0.1"
-KAFKA_PORT = 39092
-KAFKA_CONTROLLER_PORT = 39093
-KAFKA_SASL_PORT = 39094
+# FLUME_STACK_PORT_OFFSET shifts every port, so a second stack (e.g. a fresh clone's CI run, with its own
+# FLUME_STACK_WORK) can run beside a developer's. The committed Flume configs name the default ports; with an
+# offset, rewritten copies under .stack/conf/ are used instead.
+PORT_OFFSET = int(os.environ.get("FLUME_STACK_PORT_OFFSET", "0"))
+KAFKA_PORT = 39092 + PORT_OFFSET
+KAFKA_CONTROLLER_PORT = 39093 + PORT_OFFSET
+KAFKA_SASL_PORT = 39094 + PORT_OFFSET
 KAFKA_SASL_USER = "flume"
 KAFKA_SASL_PASSWORD = "flume-secret"
-NAMENODE_RPC_PORT = 38020
-NAMENODE_HTTP_PORT = 39870
-DATANODE_PORT = 39866
-DATANODE_HTTP_PORT = 39864
-DATANODE_IPC_PORT = 39867
+NAMENODE_RPC_PORT = 38020 + PORT_OFFSET
+NAMENODE_HTTP_PORT = 39870 + PORT_OFFSET
+DATANODE_PORT = 39866 + PORT_OFFSET
+DATANODE_HTTP_PORT = 39864 + PORT_OFFSET
+DATANODE_IPC_PORT = 39867 + PORT_OFFSET
 
 BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
 WEBHDFS_URL = f"http://{HOST}:{NAMENODE_HTTP_PORT}"
 NAMENODE = f"{HOST}:{NAMENODE_RPC_PORT}"
-FLUME_CONF = STACK_DIR / "conf" / "flume.conf"
+COMMITTED_FLUME_CONF = STACK_DIR / "conf" / "flume.conf"
+FLUME_CONF = COMMITTED_FLUME_CONF if not PORT_OFFSET else GENCONF / "flume" / "flume.conf"
 FLUME_AGENT = "agent"
 # The contrast: a second agent that files plain values by ingestion time.
-FLUME_INGEST_CONF = STACK_DIR / "conf" / "flume-ingest-time.conf"
+COMMITTED_FLUME_INGEST_CONF = STACK_DIR / "conf" / "flume-ingest-time.conf"
+FLUME_INGEST_CONF = COMMITTED_FLUME_INGEST_CONF if not PORT_OFFSET else GENCONF / "flume" / "flume-ingest-time.conf"
 FLUME_INGEST_AGENT = "ingest"
 FLUME_AGENTS = {"flume": (FLUME_CONF, FLUME_AGENT), "flume-ingest": (FLUME_INGEST_CONF, FLUME_INGEST_AGENT)}
 HDFS_USER = "root"
@@ -232,6 +238,10 @@ def _write_configs() -> None:
         "log4j.logger.org.apache.hadoop.hdfs.StateChange=WARN\n"
         "log4j.logger.BlockStateChange=WARN\n"
     )
+    if PORT_OFFSET:
+        for committed, target in ((COMMITTED_FLUME_CONF, FLUME_CONF), (COMMITTED_FLUME_INGEST_CONF, FLUME_INGEST_CONF)):
+            text = committed.read_text().replace(f"{HOST}:39092", BOOTSTRAP).replace(f"{HOST}:38020", NAMENODE)
+            target.write_text(text)
     (GENCONF / "flume" / "log4j2.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<Configuration status="ERROR">\n'
@@ -588,7 +598,7 @@ def up() -> None:
     start("flume")
     start("flume-ingest")
     log(f"stack ready in {time.monotonic() - t0:.1f}s: kafka {BOOTSTRAP}, webhdfs {WEBHDFS_URL}, "
-        f"namenode hdfs://{NAMENODE}, flume agent '{FLUME_AGENT}' ({FLUME_CONF.relative_to(ROOT)})")  # fmt: skip
+        f"namenode hdfs://{NAMENODE}, flume agent '{FLUME_AGENT}' ({FLUME_CONF})")  # fmt: skip
 
 
 def down() -> None:

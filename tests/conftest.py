@@ -17,6 +17,8 @@ _AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["FLUME_CONF"] = str(stackctl.FLUME_CONF)
+os.environ["FLUME_NAMENODE"] = stackctl.NAMENODE  # the example DAGs read the stack's Flume config
 # dag.test() parses the bundle holding the DAG: the example DAGs, and the DAGs only tests use.
 os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     [

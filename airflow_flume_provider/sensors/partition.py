@@ -92,6 +92,8 @@ class FlumePartitionSensor(BaseSensorOperator):
         "partition_end",
         "expected_count",
         "manifest",
+        "quiet_period",
+        "allowed_lateness",
         "webhdfs_conn_id",
     )
     ui_color = "#cde8f6"

@@ -203,6 +203,6 @@ def run_dag(airflow_db: None) -> Callable[..., Any]:
         spec.loader.exec_module(module)
         dags = [v for v in vars(module).values() if getattr(v, "dag_id", None) == dag_id and hasattr(v, "test")]
         assert dags, f"no DAG {dag_id!r} in {path}"
-        return dags[0].test(logical_date=logical_date, conf=conf)
+        return dags[0].test(logical_date=logical_date, run_conf=conf)
 
     return _run

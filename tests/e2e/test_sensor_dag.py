@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stackctl
 
 from airflow_flume_provider.envelope import encode_event
 
 pytestmark = pytest.mark.e2e
 
-ASSET_URI = "hdfs://127.0.0.1:38020/flume/events"
+ASSET_URI = f"hdfs://{stackctl.NAMENODE}/flume/events"
 DAG_FILE = Path(__file__).resolve().parents[1] / "dags" / "sensor_partition_e2e.py"
 
 

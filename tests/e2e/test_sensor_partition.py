@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover
 
 pytestmark = pytest.mark.e2e
 
-NN = "127.0.0.1:38020"
+NN = stackctl.NAMENODE
 SINKS = {  # topic -> (hdfs.path, fileType, serializer)
     "flume-events": ("/flume/events/%Y-%m-%d", "DataStream", "TEXT"),
     "flume-slow": ("/flume/slow/%Y-%m-%d", "DataStream", "TEXT"),

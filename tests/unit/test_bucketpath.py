@@ -1228,3 +1228,14 @@ def test_for_timestamp_ms_is_fast_and_consistent() -> None:
         assert path == tpl.render({"timestamp": str(t)})
     with pytest.raises(TypeError):
         tpl.for_timestamp_ms("1700000000000")  # type: ignore[arg-type]
+
+
+def test_pendulum_datetimes_from_the_airflow_context() -> None:
+    import pendulum
+
+    t = PathTemplate("/x/%Y-%m-%d")
+    instant = pendulum.datetime(2019, 8, 1, 23, 59, 59, 999000, tz="UTC")
+    assert t.partition_for(instant) == "/x/2019-08-01"
+    assert t.partition_for(instant.add(microseconds=1000)) == "/x/2019-08-02"
+    assert t.partition_bounds(instant)[1] == datetime(2019, 8, 2, tzinfo=timezone.utc)
+    assert t.partition_for(pendulum.datetime(1969, 12, 31, 23, 59, 59, 999000, tz="UTC")) == "/x/1969-12-31"
