@@ -315,32 +315,70 @@ def bench_rss(size_bytes: int) -> float:
 
 
 def bench_sensor_poke(files: int) -> dict[str, float]:
-    """One completeness poke of a partition holding ``files`` finished Flume files on the real HDFS."""
-    from airflow_flume_provider import partition_check as pc  # noqa: F401 - the sensor's check module
+    """One completeness poke of a partition holding ``files`` finished files on the real HDFS, and count mode.
 
-    return _sensor_poke(files)
+    The files (one event line each) are written by one FsShell ``-put`` of a local folder. Then: the median
+    time and WebHDFS request count of a default poke (exists, no_in_use, quiet, watermark), and, in count mode,
+    the bytes read by a poke after one new file appears (the other files were counted by an earlier poke).
+    """
+    from airflow_flume_provider.bucketpath import PathTemplate
+    from airflow_flume_provider.partition_check import (
+        FileNaming,
+        PartitionSpec,
+        PartitionState,
+        poke_partition,
+        resolve_partitions,
+    )
+    from airflow_flume_provider.webhdfs import WebHdfsClient
+
+    root = f"/bench/poke-{uuid.uuid4().hex[:8]}"
+    template = PathTemplate(root + "/%Y-%m-%d")
+    day = datetime(2001, 1, 1, tzinfo=timezone.utc)
+    paths, next_paths, end_ts = resolve_partitions(template, day)
+    local = Path(tempfile.mkdtemp(dir=WORK, prefix="poke-")) / day.strftime("%Y-%m-%d")
+    local.mkdir()
+    for i in range(files):
+        (local / f"FlumeData.{1_000_000_000_000 + i}").write_bytes(f'{{"id":"e{i}"}}\n'.encode())
+    _hdfs_shell("-mkdir", "-p", root)
+    _hdfs_shell("-put", str(local), root + "/")
+    naming = FileNaming(in_use_prefix="_", file_type="DataStream")
+    client = WebHdfsClient([stackctl.WEBHDFS_URL], user=stackctl.HDFS_USER)
+    base = {"paths": paths, "next_paths": next_paths, "end_ts": end_ts, "naming": naming, "quiet_period": 0.0}
+    spec = PartitionSpec(**base)
+    times, calls = [], []
+    for _ in range(5):
+        report, _ = poke_partition(client, spec, PartitionState())
+        assert report.ready and report.files == files, report.summary()
+        times.append(report.elapsed_s)
+        calls.append(report.requests)
+    count_spec = PartitionSpec(**base, checks=(*spec.checks, "count"), expected_count=files + 1)
+    report, state = poke_partition(client, count_spec, PartitionState())  # counts every file once
+    assert report.event_count == files, report.summary()
+    _hdfs_put_bytes(f"{paths[0]}/FlumeData.2000000000000", b'{"id":"new"}\n')
+    report, state = poke_partition(client, count_spec, state)
+    assert report.event_count == files + 1 and report.ready, report.summary()
+    _hdfs_shell("-rm", "-r", "-f", "-skipTrash", root)
+    return {
+        "sensor_poke_10k_files_s": statistics.median(times),
+        "sensor_poke_10k_files_webhdfs_calls": statistics.median(calls),
+        "sensor_poke_files": files,
+        "count_poke_after_one_new_file_bytes_read": report.bytes_read,
+        "count_poke_after_one_new_file_webhdfs_calls": report.requests,
+    }
 
 
-def _hdfs_touch(paths: list[str], data: bytes | None = None) -> None:
-    """Create many files in one JVM (FsShell), far faster than one WebHDFS CREATE per file."""
+def _hdfs_shell(*args: str) -> None:
+    """Run one Hadoop FsShell command in a JVM (bulk file creation is far faster than WebHDFS per file)."""
     cp = ":".join([str(stackctl.GENCONF / "hadoop"), str(stackctl.LIB / "hadoop" / "*")])
-    for i in range(0, len(paths), 2000):
-        chunk = paths[i : i + 2000]
-        cmd = [stackctl._java(), "-Xmx256m", *stackctl.ADD_OPENS, "-cp", cp, "org.apache.hadoop.fs.FsShell"]
-        if data is None:
-            cmd += ["-touchz", *chunk]
-            subprocess.run(cmd, check=True, capture_output=True)
-        else:
-            with tempfile.NamedTemporaryFile(delete=False) as tmp:
-                tmp.write(data)
-            for p in chunk:
-                subprocess.run([*cmd, "-put", "-f", tmp.name, p], check=True, capture_output=True)
+    cmd = [stackctl._java(), "-Xmx256m", *stackctl.ADD_OPENS, "-cp", cp, "org.apache.hadoop.fs.FsShell", *args]
+    subprocess.run(cmd, check=True, capture_output=True)
 
 
-def _sensor_poke(files: int) -> dict[str, float]:
-    from airflow_flume_provider.bench_support import poke_once  # provided by the sensor module owner
+def _hdfs_put_bytes(path: str, data: bytes) -> None:
+    from airflow_flume_provider.webhdfs import WebHdfsClient
 
-    return poke_once(files)
+    with WebHdfsClient([stackctl.WEBHDFS_URL], user=stackctl.HDFS_USER) as client:
+        client.create(path, data)
 
 
 # --------------------------------------------------------------------------- driver

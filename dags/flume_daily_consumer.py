@@ -25,13 +25,20 @@ EVENTS_ASSET = Asset(f"hdfs://{_SINK.namenode}{_SINK.path_template.split('/%', 1
 
 
 @task(inlets=[EVENTS_ASSET])
-def process_partition(triggering_asset_events: Any = None) -> list[dict[str, Any]]:
-    """Log and return which partitions became complete (from the asset events that triggered this run)."""
+def process_partition(triggering_asset_events: Any = None, inlet_events: Any = None) -> list[dict[str, Any]]:
+    """Return the partitions that became complete: from the asset events that triggered this run, or, for a
+    manual run (``airflow dags test``), the latest one recorded for the asset."""
+    events = list((triggering_asset_events or {}).get(EVENTS_ASSET, []))
+    if not events and inlet_events is not None:
+        latest = inlet_events[EVENTS_ASSET]
+        events = [latest[-1]] if len(latest) else []
     done = []
-    for event in (triggering_asset_events or {}).get(EVENTS_ASSET, []):
+    for event in events:
         extra = dict(event.extra or {})
-        print(f"partition complete: {extra.get('paths')} with {extra.get('event_count')} events")
+        print(f"partition complete: {extra.get('partition')} with {extra.get('event_count')} events")
         done.append(extra)
+    if not done:
+        raise ValueError(f"no asset event for {EVENTS_ASSET.uri}: run flume_partition_gate first")
     return done
 
 

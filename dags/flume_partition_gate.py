@@ -1,6 +1,6 @@
 """A daily job that starts only when Flume's HDFS partition for its day is complete.
 
-The first task is a deferrable ``FlumePartitionSensor``: it reads the partition layout (path template, time
+Each run covers one day (its data interval) and starts once the day has ended. The first task is a deferrable ``FlumePartitionSensor``: it reads the partition layout (path template, time
 zone, file naming) from the same Flume agent config the pipeline runs, and waits on the triggerer, holding no
 worker slot, until the day's directory has finished files, no in-progress ``.tmp`` file, no change for
 ``quiet_period`` seconds, and Flume has moved on to the next day (or the day ended ``allowed_lateness`` ago).
@@ -16,6 +16,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, task
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_flume_provider.sensors.partition import FlumePartitionSensor
 
@@ -46,7 +47,9 @@ def summarize_partition(report: dict[str, Any]) -> dict[str, Any]:
 
 with DAG(
     dag_id="flume_partition_gate",
-    schedule="@daily",
+    # A run covers the day [D, D+1) and starts after it ends: `airflow dags test flume_partition_gate 2019-08-02`
+    # gates partition 2019-08-01 (the data interval that ended at that logical date).
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2019, 8, 1, tz="UTC"),
     catchup=False,
     tags=["flume", "example", "sensor"],
@@ -61,7 +64,6 @@ with DAG(
         flume_conf=FLUME_CONF,
         agent="agent",
         sink="k_events",
-        partition_date="{{ data_interval_start.isoformat() }}",
         expected_count="{{ params.expected_count if params.expected_count is not none else '' }}",
         quiet_period="{{ params.quiet_period }}",
         allowed_lateness=3600,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pendulum
 from airflow.sdk import DAG
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_flume_provider.flume_config import load_flume_config
 from airflow_flume_provider.operators.publish import PublishFlumeEventsOperator
@@ -48,7 +49,7 @@ def read_staging(path: str) -> Iterator[dict]:
 
 with DAG(
     dag_id="flume_publish_hourly",
-    schedule="@hourly",
+    schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),  # each run covers the hour that ended
     start_date=pendulum.datetime(2019, 8, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

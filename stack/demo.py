@@ -6,7 +6,8 @@
 2. Runs ``flume_replay_backfill`` with ``airflow dags test``: one mapped replay task per file publishes each
    event as a Flume envelope whose ``timestamp`` header is its event time, then mapped
    ``FlumePartitionSensor``s wait until real Flume 1.11.0 has written exactly the manifest's counts to HDFS.
-3. Runs ``flume_partition_gate`` for 2019-08-01 and 2019-08-02 (the daily gate downstream jobs use).
+3. Runs ``flume_partition_gate`` for 2019-08-01 and 2019-08-02 (the daily gate downstream jobs use; the run
+   for day D has logical date D+1 and data interval [D, D+1)).
 4. Reads the partitions back through WebHDFS and prints, per day: events expected (manifest), events found
    in HDFS, ready (and why), next to what ingestion-time partitioning would have filed there.
 
@@ -182,8 +183,10 @@ def main() -> int:
         failures.append("flume_replay_backfill run failed")
     gate: dict[str, str] = {}
     for day in DAYS:
-        rc = run([airflow, "dags", "test", "flume_partition_gate", day, "-c", json.dumps({"quiet_period": 10})], env,
-                 f"flume_partition_gate-{day}")  # fmt: skip
+        # The daily gate for day D runs once D has ended: its logical date is D+1, its data interval [D, D+1).
+        run_at = (datetime.fromisoformat(day) + timedelta(days=1)).strftime("%Y-%m-%d")
+        rc = run([airflow, "dags", "test", "flume_partition_gate", run_at, "-c", json.dumps({"quiet_period": 10})],
+                 env, f"flume_partition_gate-{day}")  # fmt: skip
         if rc != 0:
             failures.append(f"flume_partition_gate {day} failed")
             gate[day] = "no (gate run failed)"
