@@ -44,13 +44,18 @@ _PER_MS = {"s": Decimal(1000), "ms": Decimal(1), "us": Decimal("0.001"), "ns": D
 _NUMERIC_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _FRACTION_RE = re.compile(r"(T\d\d:\d\d:\d\d)[.,](\d+)", re.ASCII)
 _OFFSET_RE = re.compile(r"([+-]\d\d):?(\d\d)(?::?(\d\d))?$", re.ASCII)
+_MINUTE_RE = re.compile(r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d", re.ASCII)
+_MINUTE_CACHE: dict[str, int] = {}
+_MINUTE_CACHE_MAX = 1 << 16
+_FAST_INT_LIMIT = 10**18  # beyond it the Decimal path (28 digits) decides
+_INT_DIVISOR = {"ms": 1, "us": 1000, "ns": 1_000_000}
 
 
 class InvalidEventTime(ValueError):
     """A value cannot be turned into a valid event time."""
 
 
-def _auto_unit(magnitude: Decimal) -> str:
+def _auto_unit(magnitude: Decimal | int) -> str:
     if magnitude < 100_000_000_000:  # 1e11
         return "s"
     if magnitude < 100_000_000_000_000:  # 1e14
@@ -97,6 +102,62 @@ def _parse_iso(text: str) -> datetime:
         raise InvalidEventTime(f"not an epoch number or ISO-8601 date-time: {text!r}") from None
 
 
+def _minute_ms(prefix: str) -> int | None:
+    """Epoch ms of ``YYYY-MM-DDTHH:MM`` (UTC), cached; None when it is not exactly that form or invalid."""
+    if not _MINUTE_RE.fullmatch(prefix):
+        return None
+    try:
+        ms = (datetime.fromisoformat(prefix + ":00+00:00") - _EPOCH) // _MS
+    except ValueError:  # e.g. February 30th, year 0
+        return None
+    if len(_MINUTE_CACHE) >= _MINUTE_CACHE_MAX:
+        _MINUTE_CACHE.clear()
+    _MINUTE_CACHE[prefix] = ms
+    return ms
+
+
+def _fast_iso_ms(text: str) -> int | None:
+    """Epoch ms of the common ``YYYY-MM-DDTHH:MM:SS[.f]Z`` form (1-9 fraction digits), else None.
+
+    Equal to :func:`to_epoch_ms` for every string it accepts (tested against it); the minute prefix is
+    parsed once and cached, the seconds and milliseconds are added. Anything else returns None so the
+    caller takes the general path (which also produces the error messages).
+    """
+    n = len(text)
+    if n < 20 or text[-1] != "Z" or text[16] != ":":
+        return None
+    sec = text[17:19]
+    if not (sec.isascii() and sec.isdigit()) or sec > "59":
+        return None
+    if n == 20:
+        frac = 0
+    elif n <= 29 and text[19] == "." and n >= 22:
+        digits = text[20:-1]
+        if not (digits.isascii() and digits.isdigit()):
+            return None
+        frac = int((digits + "00")[:3])
+    else:
+        return None
+    prefix = text[:16]
+    base = _MINUTE_CACHE.get(prefix)
+    if base is None:
+        base = _minute_ms(prefix)
+        if base is None:
+            return None
+    return base + int(sec) * 1000 + frac
+
+
+def _fast_int_ms(value: int, unit: str) -> int | None:
+    """Epoch ms of an int epoch number (exact integer arithmetic), or None when the general path decides."""
+    if not -_FAST_INT_LIMIT < value < _FAST_INT_LIMIT:
+        return None
+    if unit == "auto":
+        unit = _auto_unit(abs(value))
+    if unit == "s":
+        return value * 1000
+    return value // _INT_DIVISOR[unit]  # floor, like ROUND_FLOOR
+
+
 def _datetime_to_ms(dt: datetime, tz: tzinfo | None, original: object) -> int:
     if dt.tzinfo is None or dt.utcoffset() is None:
         if tz is None:
@@ -132,6 +193,10 @@ def to_epoch_ms(
     """
     if unit not in UNITS:
         raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
+    if type(value) is str:  # fast path for the common ISO form; anything else takes the general path
+        fast = _fast_iso_ms(value)
+        if fast is not None and min_ms <= fast < max_ms:
+            return fast
     if isinstance(value, bool):
         raise InvalidEventTime(f"bool is not an event time: {value!r}")
     ms: int
@@ -231,6 +296,7 @@ class EventTimeResolver:
         self.last_error: str | None = None
         self._counts = {"valid": 0, "skipped": 0, "now": 0}
         self._warned = False
+        self._field = self._path[0] if self._path is not None and len(self._path) == 1 else None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -257,8 +323,40 @@ class EventTimeResolver:
                 raise InvalidEventTime(f"field {'.'.join(self._path[: i + 1])!r} is missing")
         return cur
 
+    def resolve_fast(self, record: Any, kafka_timestamp_ms: int | None = None) -> int | None:
+        """The valid event time of ``record`` for the common cases (counted as valid), else None.
+
+        Covers a top-level field of a dict holding an int epoch number or a ``...THH:MM:SS[.fff]Z`` string,
+        and int Kafka timestamps; the result equals :meth:`resolve`'s. None means "not decided here": call
+        :meth:`resolve` (which handles every other value, the policies and the error messages).
+        """
+        if self._field is not None:
+            if type(record) is not dict:
+                return None
+            value = record.get(self._field)
+            unit = self.unit
+        elif self.source is None or self.source == "kafka":
+            value = kafka_timestamp_ms
+            unit = "ms"
+        else:
+            return None
+        kind = type(value)
+        if kind is str:
+            ms = _fast_iso_ms(value)
+        elif kind is int:
+            ms = _fast_int_ms(value, unit)
+        else:
+            return None
+        if ms is None or not self.min_ms <= ms < self.max_ms:
+            return None
+        self._counts["valid"] += 1
+        return ms
+
     def resolve(self, record: Any, *, position: str, kafka_timestamp_ms: int | None = None) -> int | None:
         """Event time of ``record`` in epoch ms, or ``None`` when skipped; ``position`` names it in errors."""
+        fast = self.resolve_fast(record, kafka_timestamp_ms)
+        if fast is not None:
+            return fast
         value: Any = _MISSING
         try:
             value = self._extract(record, kafka_timestamp_ms)

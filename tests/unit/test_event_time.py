@@ -8,7 +8,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import airflow_flume_provider.event_time as et
 from airflow_flume_provider.event_time import (
     MAX_EVENT_MS,
     MIN_EVENT_MS,
@@ -209,3 +212,112 @@ def test_resolver_rejects_bad_configuration() -> None:
         EventTimeResolver("a", min_ms=10, max_ms=10)
     with pytest.raises(TypeError, match="source"):
         EventTimeResolver(42)  # type: ignore[arg-type]
+
+
+# -- fast paths: every value they accept must give exactly what the general path gives ------------------------
+_DIGITS = "0123456789"
+
+
+def _general_str_ms(text: str) -> int | None:
+    """The general ISO path of to_epoch_ms (no range check), or None when it rejects the text."""
+    try:
+        return et._datetime_to_ms(et._parse_iso(text.strip()), None, text)
+    except (InvalidEventTime, ValueError, OverflowError):
+        return None
+
+
+@st.composite
+def _iso_like(draw: st.DrawFn) -> str:
+    """Strings near the fast form: valid ones, and ones off by a digit, a separator or a length."""
+    year = draw(st.integers(0, 9999))
+    month, day = draw(st.integers(0, 13)), draw(st.integers(0, 32))
+    hour, minute, sec = draw(st.integers(0, 25)), draw(st.integers(0, 61)), draw(st.integers(0, 61))
+    frac = draw(st.text(_DIGITS, max_size=11))
+    dot = draw(st.sampled_from([".", ".", ",", ""]))
+    end = draw(st.sampled_from(["Z", "Z", "z", "+00:00", "", " "]))
+    text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{sec:02d}{dot}{frac}{end}"
+    if draw(st.booleans()):  # mutate one character
+        i = draw(st.integers(0, len(text) - 1))
+        text = (
+            text[:i]
+            + draw(st.sampled_from([*_DIGITS, " ", "T", ":", "-", ".", "Z", "\u0663", "\u00b2"]))
+            + text[i + 1 :]
+        )
+    return text
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_iso_like())
+def test_fast_iso_path_equals_general_path(text: str) -> None:
+    et._MINUTE_CACHE.clear()
+    fast = et._fast_iso_ms(text)
+    if fast is not None:
+        assert fast == _general_str_ms(text), text
+        assert et._fast_iso_ms(text) == fast  # cached prefix gives the same
+    expected = _general_str_ms(text)
+    if expected is not None and MIN_EVENT_MS <= expected < MAX_EVENT_MS:
+        assert to_epoch_ms(text) == expected
+    else:
+        with pytest.raises(InvalidEventTime):
+            to_epoch_ms(text)
+
+
+def test_fast_iso_path_covers_the_common_forms() -> None:
+    assert et._fast_iso_ms("2023-11-14T22:13:20.123Z") == T
+    assert et._fast_iso_ms("2023-11-14T22:13:20Z") == T - 123
+    assert et._fast_iso_ms("2023-11-14T22:13:20.1239Z") == T
+    assert et._fast_iso_ms("2023-11-14T22:13:20.1Z") == T - 23
+    assert et._fast_iso_ms("2023-11-14T22:13:20.123+00:00") is None  # general path
+    assert et._fast_iso_ms("2023-02-30T22:13:20.123Z") is None
+    with pytest.raises(InvalidEventTime, match="not an epoch number or ISO-8601"):
+        to_epoch_ms("2023-02-30T22:13:20.123Z")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.integers(-(10**19), 10**19),
+        st.integers(-(10**14), 10**14),
+        st.sampled_from([10**11 - 1, 10**11, 10**14 - 1, 10**14, 10**17 - 1, 10**17, -(10**11), -1, 0]),
+    ),
+    st.sampled_from(["auto", "s", "ms", "us", "ns"]),
+)
+def test_fast_int_path_equals_decimal_path(value: int, unit: str) -> None:
+    fast = et._fast_int_ms(value, unit)
+    if fast is not None:
+        assert fast == et._number_to_ms(Decimal(value), unit)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.one_of(
+        _iso_like(),
+        st.integers(-(10**19), 10**19),
+        st.floats(allow_nan=True),
+        st.none(),
+        st.booleans(),
+        st.text(max_size=30),
+    ),
+    st.sampled_from(["auto", "s", "ms"]),
+    st.sampled_from(["ts", "a.ts"]),
+)
+def test_resolve_fast_agrees_with_resolve(value: object, unit: str, field: str) -> None:
+    record: dict[str, object] = {"ts": value} if field == "ts" else {"a": {"ts": value}}
+    fast = EventTimeResolver(field, unit=unit, on_invalid="skip")
+    slow = EventTimeResolver(field, unit=unit, on_invalid="skip")
+    slow.resolve_fast = lambda *a, **k: None  # type: ignore[method-assign]  # force the general path
+    got = fast.resolve_fast(record)
+    expected = slow.resolve(record, position="p")
+    if got is not None:
+        assert got == expected
+        assert fast.counts == {"valid": 1, "skipped": 0, "now": 0}
+    assert fast.resolve(record, position="p") == expected
+
+
+def test_resolve_fast_kafka_timestamp_and_limits() -> None:
+    r = EventTimeResolver("kafka")
+    assert r.resolve_fast(b"raw", 5_000) == 5_000
+    assert r.resolve_fast(b"raw", None) is None
+    assert r.resolve_fast(b"raw", -1) is None  # out of range: resolve() names the error
+    assert EventTimeResolver(lambda rec: rec).resolve_fast(T) is None  # callables: general path
+    assert EventTimeResolver("ts", max_ms=T).resolve_fast({"ts": T}) is None
