@@ -168,9 +168,10 @@ def _json_body(value: Any) -> bytes:
 class _Delivery:
     """Delivery-report accounting shared by the producer callback and ``publish``."""
 
-    __slots__ = ("acked", "errors", "failed", "failed_paths", "fatal", "in_doubt", "path_of")
+    __slots__ = ("acked", "errors", "failed", "failed_paths", "fatal", "id_header", "in_doubt", "path_of")
 
-    def __init__(self, path_of: Callable[[bytes, int], str | None]) -> None:
+    def __init__(self, path_of: Callable[[bytes, int], str | None], id_header: str | None = None) -> None:
+        self.id_header = id_header
         self.acked = 0
         self.failed = 0
         self.in_doubt = 0
@@ -188,13 +189,29 @@ class _Delivery:
         name = err.name() if hasattr(err, "name") else str(err)
         if name in _IN_DOUBT_CODES:
             self.in_doubt += 1
+        # librdkafka reports timestamp -1 for a failed message: the event time comes from the envelope.
+        ts: int | None = None
+        headers: Mapping[str, str] = {}
+        with contextlib.suppress(Exception):
+            ts = msg.timestamp()[1]
+        if ts is None or ts < 0 or len(self.errors) < _MAX_ERRORS:
+            with contextlib.suppress(Exception):
+                from airflow_flume_provider.envelope import decode_event
+
+                headers = decode_event(msg.value()).headers
+            with contextlib.suppress(Exception):
+                if ts is None or ts < 0:
+                    ts = int(headers["timestamp"])
         if len(self.errors) < _MAX_ERRORS:
             where = ""
             with contextlib.suppress(Exception):  # a report without message details is still an error
-                where = f" (partition {msg.partition()}, timestamp {msg.timestamp()[1]})"
+                ident = headers.get(self.id_header) if self.id_header else None
+                where = f" (partition {msg.partition()}, event time {ts}" + (
+                    f", {self.id_header} {ident!r})" if ident is not None else ")"
+                )
             self.errors.append(f"{name}: {err.str() if hasattr(err, 'str') else err}{where}")
         try:
-            path = self.path_of(msg.value(), msg.timestamp()[1])
+            path = self.path_of(msg.value(), ts)
         except Exception:  # path only feeds the per-partition count
             path = None
         if path is not None:
@@ -396,7 +413,7 @@ class FlumeKafkaHook(BaseHook):
                 return template.render(decode_event(value).headers)
             return template.for_timestamp_ms(ts_ms)
 
-        delivery = _Delivery(path_of)
+        delivery = _Delivery(path_of, event_id_header if event_id is not None else None)
         producer = None
         config: dict[str, Any] = {}
         if not dry_run:
