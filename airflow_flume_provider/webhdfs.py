@@ -34,6 +34,7 @@ _TRANSIENT_EXCEPTIONS = (
     "SafeModeException",
     "ObserverRetryOnActiveException",
 )
+_PERMISSION_EXCEPTIONS = ("AccessControlException", "SecurityException", "AuthorizationException")
 
 
 class WebHdfsError(Exception):
@@ -205,8 +206,12 @@ class WebHdfsClient:
             return WebHdfsTransientError(text, path=path, status=resp.status_code)
         if resp.status_code == 404 or exc_name == "FileNotFoundException":
             return WebHdfsNotFound(text, path=path, status=resp.status_code)
-        if resp.status_code in (401, 403) or exc_name in ("AccessControlException", "SecurityException"):
+        if exc_name in _PERMISSION_EXCEPTIONS or (resp.status_code in (401, 403) and not exc_name):
             return WebHdfsPermissionError(text, path=path, status=resp.status_code)
+        if resp.status_code == 403:
+            # Hadoop's WebHDFS maps every other IOException to 403 too: an EOFException while the NameNode
+            # restarts, "Failed to find datanode" while DataNodes are gone. Waiting can help: not a permission.
+            return WebHdfsTransientError(text, path=path, status=resp.status_code)
         return WebHdfsError(text, path=path, status=resp.status_code)
 
     def _follow(self, resp: requests.Response, method: str, path: str) -> str:

@@ -472,8 +472,10 @@ def _start(component: str, timeout: float) -> None:
         log(f"started {component} (pid {pid})")
     probe = {
         "kafka": kafka_ready,
-        "namenode": namenode_ready,
-        "datanode": lambda: live_datanodes() >= 1,
+        # After a restart, wait until the running DataNode has re-registered and safe mode is off: before
+        # that, writes through WebHDFS fail (403 EOFException / "Failed to find datanode").
+        "namenode": lambda: namenode_ready() and (pid_of("datanode") is None or hdfs_writable()),
+        "datanode": hdfs_writable,
         "flume": flume_ready,
         "flume-ingest": lambda: flume_ready("flume-ingest"),
     }[component]

@@ -123,6 +123,8 @@ class FakeWebHdfs:
             return self._remote(h, 403, "StandbyException", "Operation category READ is not supported")
         if self.fault == "500":
             return self._remote(h, 500, "IOException", "boom")
+        if self.fault == "eof":
+            return self._remote(h, 403, "EOFException", "End of File Exception between local host and namenode")
         if self.fault == "permission":
             return self._remote(h, 403, "AccessControlException", f"Permission denied: user=x, path={path}")
         if op in ("LISTSTATUS", "LISTSTATUS_BATCH"):
@@ -198,6 +200,10 @@ def test_missing_permission_transient(fake: FakeWebHdfs) -> None:
         c.list_status("/d")
     fake.fault = "standby"
     with pytest.raises(WebHdfsTransientError, match="StandbyException"):
+        c.list_status("/d")
+    # WebHDFS answers 403 for any IOException, e.g. while the NameNode restarts: transient, not permission.
+    fake.fault = "eof"
+    with pytest.raises(WebHdfsTransientError, match="EOFException"):
         c.list_status("/d")
 
 
