@@ -45,7 +45,7 @@ def process_partition(triggering_asset_events: Any = None, inlet_events: Any = N
 with DAG(
     dag_id="flume_daily_consumer",
     schedule=[EVENTS_ASSET],
-    start_date=pendulum.datetime(2019, 8, 1, tz="UTC"),
+    start_date=pendulum.datetime(2000, 1, 1, tz="UTC"),  # historical runs (backfills, tests) allowed
     catchup=False,
     tags=["flume", "example", "asset"],
     doc_md=__doc__,
