@@ -192,7 +192,8 @@ def main() -> int:
             gate[day] = "no (gate run failed)"
         else:
             report = xcom_values(env, "flume_partition_gate", "wait_for_partition")[-1]
-            gate[day] = f"yes ({report['files']} files, no .tmp, quiet, watermark passed)"
+            passed = ", ".join(c["name"] for c in report["checks"] if c["ok"])
+            gate[day] = f"yes: {report['files']} file(s); {passed}"
 
     manifests = xcom_values(env, "flume_replay_backfill", "replay")
     expected: Counter[str] = Counter()
