@@ -5,17 +5,22 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
 import fastavro
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import airflow_flume_provider.sources as src_mod
 from airflow_flume_provider.sources import (
     AvroFileSource,
     BadInputError,
     DeadLetterWriter,
     JsonLinesSource,
+    SourceRecord,
     detect_format,
     open_source,
 )
@@ -230,3 +235,178 @@ def test_dead_letter_truncate_drops_entries_after_checkpoint(tmp_path: Path) -> 
     dl.write("a:2", "r2", b"\xff")
     dl.truncate(size)
     assert [e["position"] for e in DeadLetterWriter.read(tmp_path / "dl.jsonl")] == ["a:1"]
+
+
+# -- fast JSON Lines path == the reference (readline + json.loads) path -----------------------------------------
+class ReferenceJsonLines(JsonLinesSource):
+    """The reader as it was before the fast path: readline iteration, strict UTF-8 decode, json.loads."""
+
+    def _read_file(self, path: str) -> Any:
+        offset, lineno = self.resume_units.get(path, (0, 0))
+        gz = path.endswith(".gz")
+        raw = self.fs.open(path, 0 if gz else offset)
+        self._current = raw
+        try:
+            if gz:
+                stream: Any = gzip.GzipFile(fileobj=io.BufferedReader(raw, 1 << 20), mode="rb")
+                if offset:
+                    stream.read(offset)
+            else:
+                stream = io.BufferedReader(raw, 1 << 20)
+            try:
+                for line in stream:
+                    lineno += 1
+                    offset += len(line)
+                    body = line[:-1] if line[-1:] == b"\n" else line
+                    if body[-1:] == b"\r":
+                        body = body[:-1]
+                    try:
+                        value = json.loads(body.decode("utf-8"))
+                    except UnicodeDecodeError as exc:
+                        self.bad(f"{path}:{lineno}", f"invalid UTF-8 at byte {exc.start}: {exc.reason}", body)
+                        continue
+                    except ValueError as exc:
+                        if not body.strip():
+                            self.blank_lines += 1
+                            continue
+                        self.bad(f"{path}:{lineno}", f"invalid JSON: {exc}", body)
+                        continue
+                    yield SourceRecord(body, value, path, lineno, (offset, lineno))
+            except (EOFError, OSError, zlib.error) as exc:
+                kind = "truncated gzip" if isinstance(exc, EOFError) else "unreadable gzip"
+                self.bad(
+                    f"{path}:{lineno + 1}",
+                    f"{kind} after line {lineno} (uncompressed byte {offset}): {exc}; rest of file not read",
+                )
+        finally:
+            raw.close()
+
+
+def _json_values() -> st.SearchStrategy[Any]:
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.integers(-(2**70), 2**70)
+        | st.floats(allow_nan=True, allow_infinity=True)
+        | st.text()
+    )
+    return st.recursive(
+        scalars,
+        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+        max_leaves=10,
+    )
+
+
+_ODD_LINES = [
+    b"",
+    b"   ",
+    b"\t",
+    b"{",
+    b'{"a": 1,}',
+    b'{"a": NaN, "b": -Infinity}',
+    b'{"s": "\\ud800"}',
+    b'{"big": 123456789012345678901234567890}',
+    b'{"neg": -9223372036854775809, "u": 18446744073709551616}',
+    b'{"f": 1e400}',
+    b'{"x": "\xff"}',
+    b"\xef\xbb\xbf{}",
+    b'{"a": 1} x',
+    b"[1, 2]",
+    b'"just a string"',
+    b"12",
+    b'{"deep": ' + b"[" * 1100 + b"]" * 1100 + b"}",
+    b'{"a": "\x1f"}',
+    b'{"e": 9.3e18, "f": -0.0, "g": 1.5}',
+]
+
+
+@st.composite
+def _jsonl_bytes(draw: st.DrawFn) -> bytes:
+    rows: list[bytes] = []
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
+            row = json.dumps(draw(_json_values()), ensure_ascii=draw(st.booleans())).encode(
+                "utf-8", "surrogatepass"
+            )
+        elif kind == 1:
+            row = draw(st.sampled_from(_ODD_LINES))
+        elif kind == 2:
+            row = draw(st.binary(max_size=30))
+            row = row.replace(b"\n", b"")
+        else:
+            row = json.dumps({"id": draw(st.text(max_size=8)), "ts": draw(st.text(max_size=30))}).encode()
+        rows.append(row + draw(st.sampled_from([b"", b"\r"])))
+    data = b"\n".join(rows)
+    if rows and draw(st.booleans()):
+        data += b"\n"
+    return data
+
+
+def _outcome(reader_cls: type, path: Path, policy: str, tmp: Path, tag: str) -> Any:
+    dl = DeadLetterWriter(tmp / f"dl-{tag}.jsonl")
+    reader = reader_cls(str(path), on_bad_input=policy, dead_letter=dl)
+    recs: list[Any] = []
+    error = None
+    try:
+        for r in reader:
+            recs.append((r.body, repr(r.value), r.position, r.token))
+    except (BadInputError, RecursionError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    dl.close()
+    return recs, error, reader.bad_input, reader.blank_lines, DeadLetterWriter.read(dl.path)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=_jsonl_bytes(), gz=st.booleans(), cut=st.floats(0.2, 1.0), policy=st.sampled_from(["fail", "skip"])
+)
+def test_fast_jsonl_reader_equals_reference(
+    tmp_path: Path, data: bytes, gz: bool, cut: float, policy: str
+) -> None:
+    path = tmp_path / ("f.jsonl.gz" if gz else "f.jsonl")
+    payload = gzip.compress(data) if gz else data
+    if gz and cut < 1.0:  # truncated gzip
+        payload = payload[: max(1, int(len(payload) * cut))]
+    path.write_bytes(payload)
+    assert _outcome(JsonLinesSource, path, policy, tmp_path, "fast") == _outcome(
+        ReferenceJsonLines, path, policy, tmp_path, "ref"
+    )
+
+
+def test_fast_jsonl_reader_equals_reference_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines spanning chunk borders (and lines longer than a chunk), plain and gzip, resumed mid-file."""
+    monkeypatch.setattr(src_mod, "_READ_BUFFER", 64)
+    rows = [json.dumps({"id": f"e{i}", "pad": "x" * (i * 7 % 300)}).encode() for i in range(200)]
+    for gz in (False, True):
+        path = write_jsonl(tmp_path / ("c.jsonl.gz" if gz else "c.jsonl"), rows, gz)
+        fast = _outcome(JsonLinesSource, path, "fail", tmp_path, "f")
+        assert fast == _outcome(ReferenceJsonLines, path, "fail", tmp_path, "r")
+        assert [json.loads(r[0]) for r in fast[0]] == [json.loads(r) for r in rows]
+        token = fast[0][120][3]
+        resumed = list(JsonLinesSource(str(path), resume={"units": {str(path): token}}))
+        assert [r.body for r in resumed] == rows[121:]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        _json_values().map(lambda v: json.dumps(v).encode()),
+        st.binary(max_size=40),
+        st.sampled_from(_ODD_LINES),
+    )
+)
+def test_line_parser_equals_json_loads(body: bytes) -> None:
+    try:
+        expected = repr(json.loads(body.decode("utf-8")))
+    except ValueError:
+        expected = "BAD"
+    except RecursionError:
+        with pytest.raises(RecursionError):
+            src_mod.parse_json_line(body)
+        return
+    got = src_mod.parse_json_line(body)
+    assert ("BAD" if got is src_mod._BAD_LINE else repr(got)) == expected
