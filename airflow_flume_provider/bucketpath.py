@@ -591,3 +591,14 @@ def split_hdfs_uri(path: str) -> tuple[str | None, str]:
     slash = rest.find("/")
     authority, rest_path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
     return (authority or None), rest_path
+
+
+def static_prefix(template: str) -> str:
+    """The directories of a path template before its first escape: ``/flume/events/%Y-%m-%d`` ->
+    ``/flume/events`` (what every partition shares; the sensor's default Asset is named after it)."""
+    parts = []
+    for segment in template.split("/"):
+        if "%" in segment:
+            break
+        parts.append(segment)
+    return "/".join(parts).rstrip("/") or "/"

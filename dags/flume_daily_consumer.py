@@ -15,13 +15,14 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Asset, task
 
+from airflow_flume_provider.bucketpath import static_prefix
 from airflow_flume_provider.flume_config import load_flume_config
 
 FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")
 )
 _SINK = load_flume_config(FLUME_CONF).hdfs_sink("agent", "k_events")
-EVENTS_ASSET = Asset(f"hdfs://{_SINK.namenode}{_SINK.path_template.split('/%', 1)[0]}")
+EVENTS_ASSET = Asset(f"hdfs://{_SINK.namenode}{static_prefix(_SINK.path_template)}")  # the sensor's default asset
 
 
 @task(inlets=[EVENTS_ASSET])

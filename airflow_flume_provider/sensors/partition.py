@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from airflow.sdk import Asset, BaseHook, BaseSensorOperator, PokeReturnValue
 
+from airflow_flume_provider.bucketpath import split_hdfs_uri, static_prefix
 from airflow_flume_provider.hdfs_formats import FormatError
 from airflow_flume_provider.partition_check import (
     ALL_CHECKS,
@@ -41,25 +42,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 __all__ = ["FlumePartitionSensor"]
-
-
-def _split_uri(path: str) -> tuple[str | None, str]:
-    """``hdfs://host:port/p`` -> (``host:port``, ``/p``); a bare path -> (None, path)."""
-    if "://" not in path:
-        return None, path
-    rest = path.split("://", 1)[1]
-    authority, _, tail = rest.partition("/")
-    return authority or None, "/" + tail
-
-
-def _static_prefix(template: str) -> str:
-    """The directories of a path template before the first escape (``/flume/events/%Y`` -> ``/flume/events``)."""
-    parts = []
-    for seg in template.split("/"):
-        if "%" in seg:
-            break
-        parts.append(seg)
-    return "/".join(parts).rstrip("/") or "/"
 
 
 class FlumePartitionSensor(BaseSensorOperator):
@@ -200,7 +182,7 @@ class FlumePartitionSensor(BaseSensorOperator):
     def _default_asset_uri(self) -> str | None:
         """``hdfs://<namenode>/<static prefix>`` when the namenode is known at parse time, else None."""
         if self.path_template and "{{" not in self.path_template:
-            nn, path = _split_uri(self.path_template)
+            nn, path = split_hdfs_uri(self.path_template)
         elif self.flume_conf and "{{" not in self.flume_conf:
             try:
                 s = self._sink_settings()
@@ -210,7 +192,7 @@ class FlumePartitionSensor(BaseSensorOperator):
         else:
             return None
         nn = nn or self.namenode
-        return f"hdfs://{nn}{_static_prefix(path)}" if nn else None
+        return f"hdfs://{nn}{static_prefix(path)}" if nn else None
 
     def _sink_settings(self) -> Any:
         from airflow_flume_provider.flume_config import load_flume_config
@@ -229,7 +211,7 @@ class FlumePartitionSensor(BaseSensorOperator):
             template = s.path_template_obj()
             namenode = s.namenode
         else:
-            namenode, path = _split_uri(self.path_template or "")
+            namenode, path = split_hdfs_uri(self.path_template or "")
             template = PathTemplate(
                 path,
                 time_zone=self.time_zone,

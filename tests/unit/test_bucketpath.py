@@ -15,6 +15,7 @@ from airflow_flume_provider.bucketpath import (
     java_time_zone,
     render_path,
     split_hdfs_uri,
+    static_prefix,
 )
 
 UTC = timezone.utc
@@ -1239,3 +1240,11 @@ def test_pendulum_datetimes_from_the_airflow_context() -> None:
     assert t.partition_for(instant.add(microseconds=1000)) == "/x/2019-08-02"
     assert t.partition_bounds(instant)[1] == datetime(2019, 8, 2, tzinfo=timezone.utc)
     assert t.partition_for(pendulum.datetime(1969, 12, 31, 23, 59, 59, 999000, tz="UTC")) == "/x/1969-12-31"
+
+
+@pytest.mark.parametrize(
+    ("template", "prefix"),
+    [("/flume/events/%Y-%m-%d", "/flume/events"), ("/a/%{host}/x", "/a"), ("/fixed/dir", "/fixed/dir"), ("/%Y", "/")],
+)
+def test_static_prefix(template: str, prefix: str) -> None:
+    assert static_prefix(template) == prefix
