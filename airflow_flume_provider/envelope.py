@@ -10,7 +10,7 @@ zero-count terminator, like fastavro and Avro's Java ``GenericDatumWriter``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 __all__ = [
@@ -144,6 +144,54 @@ class EnvelopeEncoder:
         except UnicodeEncodeError:
             tsb = _utf8(timestamp, "value of 'timestamp'")
         return b"".join((self._prefix, _long(len(tsb)), tsb, b"\x00", _long(len(body)), body))
+
+    def encoder_with(self, name: str) -> Callable[[bytes, str, str], bytes]:
+        """``encode(body, timestamp, value)`` for events with one more header ``name`` (e.g. an event id).
+
+        Returns exactly ``self.encode(body, timestamp, {name: value})`` (same bytes, same errors), with the
+        header name pre-encoded; unusual input (non-str values, non-bytes bodies, long strings, characters
+        UTF-8 cannot encode) goes through :meth:`encode`.
+        """
+        general = self.encode
+
+        def via_encode(body: bytes, timestamp: str, value: str) -> bytes:
+            return general(body, timestamp, {name: value})
+
+        if type(name) is not str or name == TIMESTAMP_HEADER or name in self._static:
+            return via_encode
+        try:
+            kb = name.encode("utf-8")
+        except UnicodeEncodeError:
+            return via_encode
+        head = _long(len(self._static) + 2) + self._static_pairs + _long(len(kb)) + kb
+        ts_key = self._ts_key
+        small = _SMALL
+        join = b"".join
+        str_, bytes_ = str, bytes
+
+        def encode(body: bytes, timestamp: str, value: str) -> bytes:
+            if type(value) is str_ and type(timestamp) is str_ and type(body) is bytes_:
+                try:
+                    vb = value.encode()
+                    tsb = timestamp.encode()
+                    return join(
+                        (
+                            head,
+                            small[len(vb)],
+                            vb,
+                            ts_key,
+                            small[len(tsb)],
+                            tsb,
+                            b"\x00",
+                            small[len(body)],
+                            body,
+                        )
+                    )
+                except (UnicodeEncodeError, IndexError):  # surrogates, or a length past the table
+                    pass
+            return via_encode(body, timestamp, value)
+
+        return encode
 
     def _encode_extra(self, body: bytes, timestamp: str, extra: Mapping[str, str]) -> bytes:
         if TIMESTAMP_HEADER in extra:

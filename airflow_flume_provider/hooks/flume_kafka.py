@@ -435,6 +435,11 @@ class FlumeKafkaHook(BaseHook):
         last_record: Any = None
         aborted: str | None = None
         skip_reason_of = resolver  # .last_error after a skip
+        resolve_fast = resolver.resolve_fast  # common cases; None -> resolver.resolve (policies, errors)
+        encode_plain = encoder.encode
+        encode_with_id = encoder.encoder_with(event_id_header) if get_id is not None else None
+        id_field = event_id if isinstance(event_id, str) and "." not in event_id else None
+        is_source_record = SourceRecord
 
         try:
             for item in records:
@@ -448,7 +453,7 @@ class FlumeKafkaHook(BaseHook):
                         progress(PublishProgress(report, last_record, now - t0))
                 # --- unpack the record -----------------------------------------------------------------
                 rkey: Any = None
-                if isinstance(item, SourceRecord):
+                if type(item) is is_source_record or isinstance(item, SourceRecord):
                     body = item.body
                     value = item.value
                     kafka_ts = item.kafka_timestamp_ms
@@ -468,31 +473,37 @@ class FlumeKafkaHook(BaseHook):
                         value = item
                         body = _json_body(item)
                 # --- event time ------------------------------------------------------------------------
-                try:
-                    ts = resolver.resolve(
-                        value if time_source is not None else item,
-                        position=_position(item, report.read),
-                        kafka_timestamp_ms=kafka_ts,
-                    )
-                except InvalidEventTime as exc:
-                    raise InvalidRecordError(str(exc)) from None
+                ts = resolve_fast(value if time_source is not None else item, kafka_ts)
                 if ts is None:
-                    report.invalid_time_skipped += 1
-                    _dead(dead, item, body, str(skip_reason_of.last_error or "invalid event time"), report)
-                    continue
-                if type(ts) is not int:  # never send a timestamp header that is not an integer string
-                    raise InvalidRecordError(
-                        f"{_position(item, report.read)}: event time {ts!r} is not an int"
-                    )
+                    try:
+                        ts = resolver.resolve(
+                            value if time_source is not None else item,
+                            position=_position(item, report.read),
+                            kafka_timestamp_ms=kafka_ts,
+                        )
+                    except InvalidEventTime as exc:
+                        raise InvalidRecordError(str(exc)) from None
+                    if ts is None:
+                        report.invalid_time_skipped += 1
+                        _dead(
+                            dead, item, body, str(skip_reason_of.last_error or "invalid event time"), report
+                        )
+                        continue
+                    if type(ts) is not int:  # never send a timestamp header that is not an integer string
+                        raise InvalidRecordError(
+                            f"{_position(item, report.read)}: event time {ts!r} is not an int"
+                        )
                 if (start_ms is not None and ts < start_ms) or (end_ms is not None and ts >= end_ms):
                     report.out_of_window += 1
                     continue
                 # --- headers, key, path ----------------------------------------------------------------
-                extra = None
+                ident: Any = None
                 if get_id is not None:
-                    ident = get_id(value)
-                    if ident is not None:
-                        extra = {event_id_header: _to_str(ident)}
+                    ident = (
+                        value.get(id_field) if id_field is not None and type(value) is dict else get_id(value)
+                    )
+                    if ident is not None and type(ident) is not str:
+                        ident = _to_str(ident)
                 if get_key is not None:
                     kv = get_key(value)
                     rkey = None if kv is None else _to_str(kv)
@@ -502,7 +513,8 @@ class FlumeKafkaHook(BaseHook):
                 if for_ts is not None:
                     path = for_ts(ts)
                 elif template is not None:
-                    hdrs = {**static, **(extra or {}), "timestamp": str(ts)}
+                    extra = {event_id_header: ident} if ident is not None else {}
+                    hdrs = {**static, **extra, "timestamp": str(ts)}
                     try:
                         path = template.render(hdrs, strict=True)
                     except ValueError as exc:
@@ -510,7 +522,10 @@ class FlumeKafkaHook(BaseHook):
                             raise InvalidRecordError(f"{_position(item, report.read)}: {exc}") from None
                         _dead(dead, item, body, f"unsafe path: {exc}", report)
                         continue
-                envelope = encoder.encode(body, str(ts), extra)
+                if ident is not None:
+                    envelope = encode_with_id(body, str(ts), ident)  # type: ignore[misc]
+                else:
+                    envelope = encode_plain(body, str(ts))
                 # --- produce -----------------------------------------------------------------------------
                 if produce is not None:
                     while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import fastavro
 import pytest
@@ -166,3 +167,38 @@ def test_decode_accepts_negative_block_count_form() -> None:
     data = b"\x01" + bytes([len(pair) * 2]) + pair + b"\x00" + b"\x02z"
     assert decode_event(data) == FlumeEvent({"k": "v"}, b"z")
     assert fastavro_decode(data) == {"headers": {"k": "v"}, "body": b"z"}
+
+
+def _outcome(fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        return (type(exc), str(exc))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    static=headers_st,
+    name=st.one_of(header_text, st.sampled_from(["eventId", "timestamp", "\ud800", "a" * 20_000])),
+    value=st.one_of(header_text, st.sampled_from(["\udfff", "v" * 16_384, "é" * 9_000]), st.integers()),
+    ts=st.one_of(ts_st, st.integers(0, 10), st.sampled_from(["\ud800"])),
+    body=st.one_of(bodies, st.builds(bytearray, st.binary(max_size=20)), st.text(max_size=5)),
+)
+def test_encoder_with_one_header_matches_encode_and_fastavro(
+    static: dict[str, str], name: Any, value: Any, ts: Any, body: Any
+) -> None:
+    static.pop("timestamp", None)
+    enc = EnvelopeEncoder(static)
+    fast = _outcome(enc.encoder_with(name), body, ts, value)
+    assert fast == _outcome(enc.encode, body, ts, {name: value})
+    if isinstance(fast, bytes):
+        assert fast == fastavro_encode({**static, name: value, "timestamp": ts}, bytes(body))
+
+
+def test_encoder_with_typical_event_bytes() -> None:
+    enc = EnvelopeEncoder({"replay": "true"})
+    data = enc.encoder_with("eventId")(b"x" * 200, "1564703999000", "e000000001")
+    assert data == fastavro_encode(
+        {"replay": "true", "eventId": "e000000001", "timestamp": "1564703999000"}, b"x" * 200
+    )
+    assert enc.encoder_with("replay")(b"", "1", "false") == enc.encode(b"", "1", {"replay": "false"})
