@@ -173,6 +173,10 @@ def _write_configs() -> None:
         "group.initial.rebalance.delay.ms": "0",
         "log.segment.bytes": str(256 * 1024 * 1024),
         "message.max.bytes": str(1024 * 1024 + 1024),
+        # Envelopes carry the event time as their record timestamp (CreateTime): with time-based retention,
+        # a replay of old days is deleted at the next retention check (30 s after start, then every 5 min)
+        # before a stopped or lagging Flume has read it. Test data must stay until Flume consumes it.
+        "log.retention.ms": "-1",
     }
     (GENCONF / "kafka.properties").write_text("".join(f"{k}={v}\n" for k, v in kafka.items()))
     (GENCONF / "kafka-log4j.properties").write_text(
@@ -241,7 +245,9 @@ def _write_configs() -> None:
     if PORT_OFFSET:
         for committed, target in ((COMMITTED_FLUME_CONF, FLUME_CONF), (COMMITTED_FLUME_INGEST_CONF, FLUME_INGEST_CONF)):
             text = committed.read_text().replace(f"{HOST}:39092", BOOTSTRAP).replace(f"{HOST}:38020", NAMENODE)
-            target.write_text(text)
+            # Rewrite only on change: a running agent reloads (restarts every source and sink) on a new mtime.
+            if not target.exists() or target.read_text() != text:
+                target.write_text(text)
     (GENCONF / "flume" / "log4j2.xml").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<Configuration status="ERROR">\n'
