@@ -166,19 +166,43 @@ def _json_body(value: Any) -> bytes:
 
 
 class _Delivery:
-    """Delivery-report accounting shared by the producer callback and ``publish``."""
+    """Delivery-report accounting shared by the producer callback and ``publish``.
 
-    __slots__ = ("acked", "errors", "failed", "failed_paths", "fatal", "id_header", "in_doubt", "path_of")
+    The producer runs with ``delivery.report.only.error``: librdkafka reports only failed messages, so no
+    Python callback runs per acknowledged message. Acknowledged is then exact as
+    ``produced - failed - outstanding``, where ``outstanding`` is ``len(producer)``: messages queued, in
+    flight, or whose (failure) report is not served yet. A producer without ``len()`` is counted from its
+    success reports instead (``acked``).
+    """
+
+    __slots__ = (
+        "acked",
+        "errors",
+        "failed",
+        "failed_paths",
+        "fatal",
+        "id_header",
+        "in_doubt",
+        "outstanding",
+        "path_of",
+    )
 
     def __init__(self, path_of: Callable[[bytes, int], str | None], id_header: str | None = None) -> None:
         self.id_header = id_header
         self.acked = 0
+        self.outstanding: Callable[[], int] | None = None
         self.failed = 0
         self.in_doubt = 0
         self.errors: list[str] = []
         self.failed_paths: Counter[str] = Counter()
         self.fatal: str | None = None
         self.path_of = path_of
+
+    def acknowledged(self, produced: int) -> int:
+        """Messages acknowledged so far, of ``produced`` handed to the producer."""
+        if self.outstanding is None:
+            return self.acked
+        return produced - self.failed - self.outstanding()
 
     def on_delivery(self, err: Any, msg: Any) -> None:
         """librdkafka delivery report (called from poll/flush)."""
@@ -419,8 +443,10 @@ class FlumeKafkaHook(BaseHook):
         if not dry_run:
             config = self.get_producer_config()
             config["on_delivery"] = delivery.on_delivery
+            config["delivery.report.only.error"] = True  # see _Delivery: acks are counted, not called back
             config["error_cb"] = delivery.on_error
             producer = self._make_producer(config)
+            delivery.outstanding = getattr(producer, "__len__", None)
             if preflight:
                 self._preflight(producer, topic, config, report)
         timeout_ms = self.delivery_timeout_ms(config) if config else 0
@@ -718,7 +744,7 @@ def _fill(
         report.acknowledged = 0
         report.partitions = {k: v for k, v in sorted(produced.items()) if v}
     else:
-        report.acknowledged = delivery.acked
+        report.acknowledged = delivery.acknowledged(report.produced)
         report.failed = delivery.failed
         report.in_doubt = delivery.in_doubt
         acked = produced - delivery.failed_paths

@@ -92,8 +92,10 @@ class FakeProducer:
         topics: tuple[str, ...] = ("t",),
         unreachable: bool = False,
         stuck: bool = False,
+        reports_successes: bool = False,
     ) -> None:
         self.config = config
+        self.reports_successes = reports_successes
         self.fail = fail
         self.queue_limit = queue_limit
         self.topics = topics
@@ -115,10 +117,13 @@ class FakeProducer:
         if self.stuck:
             return 0
         queue, self.queue = self.queue, []
+        only_error = self.config.get("delivery.report.only.error") and not self.reports_successes
         for msg in queue:
             err = self.fail(msg)
             if err is None:
                 self.delivered.append(msg)
+                if only_error:  # librdkafka: no report for a delivered message
+                    continue
             self.config["on_delivery"](None if err is None else FakeError(err), msg)
         return len(queue)
 
@@ -389,3 +394,62 @@ def test_dry_run_counts_without_producing(kafka_conn: str) -> None:
     hook, made = make_hook(kafka_conn)
     report = hook.publish(records(3), topic="t", event_time="ts", path_template="/f/%Y", dry_run=True)
     assert not made and report.partitions == {"/f/2005": 3} and report.acknowledged == 0
+
+
+class LenlessProducer(FakeProducer):
+    """A producer without ``len()`` that reports every delivery (e.g. a user's producer_factory)."""
+
+    __len__ = None  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize("mode", ["only_error", "reports_successes", "no_len"])
+def test_acknowledged_count_is_exact_in_every_reporting_mode(kafka_conn: str, mode: str) -> None:
+    made: list[FakeProducer] = []
+
+    def factory(config: dict[str, Any]) -> FakeProducer:
+        cls = LenlessProducer if mode == "no_len" else FakeProducer
+        p = cls(
+            config,
+            fail=lambda m: "MSG_SIZE_TOO_LARGE" if m.timestamp()[1] % 7000 == 0 else None,
+            reports_successes=mode != "only_error",
+        )
+        made.append(p)
+        return p
+
+    seen: list[tuple[int, int]] = []
+
+    def checkpoint(progress: Any) -> None:
+        seen.append((progress.report.produced, progress.report.acknowledged))
+
+    hook = FlumeKafkaHook(kafka_conn, producer_factory=factory)
+    with pytest.raises(FlumePublishError) as info:
+        hook.publish(
+            records(30),
+            topic="t",
+            event_time="ts",
+            path_template="/f/%Y-%m-%d",
+            checkpoint=checkpoint,
+            checkpoint_every=10,
+        )
+    assert made[0].config["delivery.report.only.error"] is True
+    rep = info.value.report
+    assert (rep.produced, rep.acknowledged, rep.failed) == (10, 8, 2)  # stops at the first failed checkpoint
+    assert rep.partitions == {"/f/2005-03-04": 8}
+    assert seen == []
+    report = hook.publish(
+        records(20, start=T0 + 1), topic="t", event_time="ts", checkpoint=checkpoint, checkpoint_every=10
+    )
+    assert (report.produced, report.acknowledged, report.failed) == (20, 20, 0)
+    assert seen == [(10, 10), (20, 20), (20, 20)]
+
+
+def test_in_flight_messages_are_not_counted_as_acknowledged(kafka_conn: str) -> None:
+    hook, made = make_hook(kafka_conn)
+    progress_seen: list[int] = []
+
+    def progress(p: Any) -> None:
+        progress_seen.append(p.report.acknowledged)
+        assert p.report.acknowledged == p.report.produced - len(made[0].queue)
+
+    hook.publish(records(3000), topic="t", event_time="ts", progress=progress, progress_interval_s=0)
+    assert progress_seen and progress_seen[0] < 1024
