@@ -35,7 +35,14 @@ from airflow.sdk import BaseOperator
 
 from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook, PublishProgress, PublishReport
 from airflow_flume_provider.manifest import MANIFEST_VERSION, TOTAL_KEYS, add_counts, empty_totals
-from airflow_flume_provider.sources import BAD_INPUT_POLICIES, DeadLetterWriter, SourceRecord, open_source
+from airflow_flume_provider.sources import (
+    BAD_INPUT_POLICIES,
+    AvroFileSource,
+    DeadLetterWriter,
+    JsonLinesSource,
+    SourceRecord,
+    open_source,
+)
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +377,9 @@ class ReplayFlumeEventsOperator(BaseOperator):
             avro_body_schema=self.avro_body_schema,
         )
         units: dict[str, Any] = dict(state["resume"]["units"])
+        # File readers go through their units one after another, so at a checkpoint the last record handed
+        # over holds the only position that moved; Kafka partitions interleave and are tracked per record.
+        sequential = isinstance(reader, (JsonLinesSource, AvroFileSource))
 
         def tracked() -> Iterator[SourceRecord]:
             for rec in reader:
@@ -388,6 +398,9 @@ class ReplayFlumeEventsOperator(BaseOperator):
             return totals, add_counts(base_partitions, report.partitions)
 
         def on_checkpoint(progress: PublishProgress) -> None:
+            last = progress.last_record
+            if sequential and isinstance(last, SourceRecord):
+                units[last.unit] = last.token
             totals, partitions = cumulative(progress.report)
             state["resume"] = {"units": dict(units), "done": list(reader.completed_units)}
             state["base_at_checkpoint"] = {"totals": totals, "partitions": partitions}
@@ -415,7 +428,7 @@ class ReplayFlumeEventsOperator(BaseOperator):
         )
         try:
             report = hook.publish(
-                tracked(),
+                reader if sequential else tracked(),
                 topic=self.topic,
                 event_time=None if self.event_time_field == "kafka" else self.event_time_field,
                 event_time_unit=self.event_time_unit,
