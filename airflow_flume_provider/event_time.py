@@ -49,6 +49,8 @@ _MINUTE_CACHE: dict[str, int] = {}
 _MINUTE_CACHE_MAX = 1 << 16
 _FAST_INT_LIMIT = 10**18  # beyond it the Decimal path (28 digits) decides
 _INT_DIVISOR = {"ms": 1, "us": 1000, "ns": 1_000_000}
+_SECOND_MS = {f"{i:02d}": i * 1000 for i in range(60)}  # "SS" -> ms; a lookup both validates and converts
+_MILLI = {f"{i:03d}": i for i in range(1000)}  # "fff" -> ms
 
 
 class InvalidEventTime(ValueError):
@@ -126,8 +128,8 @@ def _fast_iso_ms(text: str) -> int | None:
     n = len(text)
     if n < 20 or text[-1] != "Z" or text[16] != ":":
         return None
-    sec = text[17:19]
-    if not (sec.isascii() and sec.isdigit()) or sec > "59":
+    sec_ms = _SECOND_MS.get(text[17:19])
+    if sec_ms is None:
         return None
     if n == 20:
         frac = 0
@@ -144,7 +146,7 @@ def _fast_iso_ms(text: str) -> int | None:
         base = _minute_ms(prefix)
         if base is None:
             return None
-    return base + int(sec) * 1000 + frac
+    return base + sec_ms + frac
 
 
 def _fast_int_ms(value: int, unit: str) -> int | None:
@@ -334,6 +336,16 @@ class EventTimeResolver:
             if type(record) is not dict:
                 return None
             value = record.get(self._field)
+            if type(value) is str and len(value) == 24 and value[19] == "." and value[23] == "Z":
+                # the most common form, inlined: YYYY-MM-DDTHH:MM:SS.fffZ with a cached minute
+                base = _MINUTE_CACHE.get(value[:16])
+                sec_ms = _SECOND_MS.get(value[17:19])
+                milli = _MILLI.get(value[20:23])
+                if base is not None and sec_ms is not None and milli is not None and value[16] == ":":
+                    ms = base + sec_ms + milli
+                    if self.min_ms <= ms < self.max_ms:
+                        self._counts["valid"] += 1
+                        return ms
             unit = self.unit
         elif self.source is None or self.source == "kafka":
             value = kafka_timestamp_ms
