@@ -312,16 +312,34 @@ class JsonLinesSource(_Reader):
                 stream = io.BufferedReader(raw, _READ_BUFFER)
             try:
                 parse = parse_json_line
+                fast_loads, fast_error, exact = _FAST_JSON or (None, ValueError, None)
+                record = SourceRecord
                 for lines, newline in _line_batches(stream.read1):
                     for line in lines:
                         lineno += 1
                         offset += len(line) + newline
                         body = line[:-1] if line[-1:] == b"\r" else line
-                        value = parse(body)
+                        if fast_loads is not None:  # parse_json_line inlined for the common case
+                            try:
+                                value = fast_loads(body)
+                            except fast_error:
+                                value = _BAD_LINE
+                            if type(value) is dict:
+                                for v in value.values():
+                                    t = type(v)
+                                    if t is not str and t is not int and not exact(v):  # type: ignore[misc]
+                                        value = _BAD_LINE
+                                        break
+                            elif value is not _BAD_LINE and not exact(value):  # type: ignore[misc]
+                                value = _BAD_LINE
+                            if value is _BAD_LINE:
+                                value = parse(body)  # the reference path decides
+                        else:
+                            value = parse(body)
                         if value is _BAD_LINE:
                             self._bad_line(path, lineno, body)
                             continue
-                        yield SourceRecord(body, value, path, lineno, (offset, lineno))
+                        yield record(body, value, path, lineno, (offset, lineno))
             except (EOFError, OSError, zlib.error) as exc:
                 kind = "truncated gzip" if isinstance(exc, EOFError) else "unreadable gzip"
                 self.bad(
@@ -431,6 +449,18 @@ def _make_line_parser() -> Callable[[bytes], Any]:
 
 #: Parse one JSON Lines body: the value, or ``_BAD_LINE`` (then ``_bad_line`` gives the reason).
 parse_json_line = _make_line_parser()
+
+
+def _fast_json() -> tuple[Callable[[bytes], Any], type[Exception], Callable[[Any], bool]] | None:
+    """orjson's loads, its error and the exactness check, when orjson is installed (else None)."""
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return orjson.loads, orjson.JSONDecodeError, _exact_nested
+
+
+_FAST_JSON = _fast_json()
 
 
 def _skip(stream: Any, count: int, path: str) -> None:

@@ -466,6 +466,9 @@ class FlumeKafkaHook(BaseHook):
         encode_with_id = encoder.encoder_with(event_id_header) if get_id is not None else None
         id_field = event_id if isinstance(event_id, str) and "." not in event_id else None
         is_source_record = SourceRecord
+        time_from_value = time_source is not None
+        lo_ms = start_ms if start_ms is not None else float("-inf")
+        hi_ms = end_ms if end_ms is not None else float("inf")
 
         try:
             for item in records:
@@ -499,7 +502,7 @@ class FlumeKafkaHook(BaseHook):
                         value = item
                         body = _json_body(item)
                 # --- event time ------------------------------------------------------------------------
-                ts = resolve_fast(value if time_source is not None else item, kafka_ts)
+                ts = resolve_fast(value if time_from_value else item, kafka_ts)
                 if ts is None:
                     try:
                         ts = resolver.resolve(
@@ -519,7 +522,7 @@ class FlumeKafkaHook(BaseHook):
                         raise InvalidRecordError(
                             f"{_position(item, report.read)}: event time {ts!r} is not an int"
                         )
-                if (start_ms is not None and ts < start_ms) or (end_ms is not None and ts >= end_ms):
+                if not lo_ms <= ts < hi_ms:
                     report.out_of_window += 1
                     continue
                 # --- headers, key, path ----------------------------------------------------------------

@@ -410,3 +410,15 @@ def test_line_parser_equals_json_loads(body: bytes) -> None:
         return
     got = src_mod.parse_json_line(body)
     assert ("BAD" if got is src_mod._BAD_LINE else repr(got)) == expected
+
+
+def test_reader_without_orjson_equals_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without orjson the reader uses json.loads only; same records, errors and dead letters."""
+    monkeypatch.setattr(src_mod, "_FAST_JSON", None)
+    monkeypatch.setattr(src_mod, "parse_json_line", src_mod._json_loads_reference)
+    rows = [r for r in _ODD_LINES if b"[" * 100 not in r] + lines(5)
+    path = tmp_path / "odd.jsonl"
+    path.write_bytes(b"\n".join(rows) + b"\n")
+    fast = _outcome(JsonLinesSource, path, "skip", tmp_path, "f")
+    assert fast == _outcome(ReferenceJsonLines, path, "skip", tmp_path, "r")
+    assert len(fast[0]) >= 5 and fast[2] > 0
