@@ -24,7 +24,9 @@ NAMING = FileNaming(in_use_prefix="_", file_type="DataStream", serializer="TEXT"
 
 def _fs_shell(*args: str) -> None:
     """Run Hadoop's FsShell (one JVM, NameNode RPC) with the stack's client config."""
-    cp = f"{ROOT / '.stack' / 'conf' / 'hadoop'}:{ROOT / '.stack' / 'lib' / 'hadoop' / '*'}"
+    import stackctl  # the stack under test (FLUME_STACK_WORK / FLUME_STACK_PORT_OFFSET), not always .stack/
+
+    cp = f"{stackctl.GENCONF / 'hadoop'}:{stackctl.LIB / 'hadoop' / '*'}"
     env = {**os.environ, "HADOOP_USER_NAME": "root"}
     subprocess.run(
         ["java", "-Xmx512m", "-cp", cp, "org.apache.hadoop.fs.FsShell", *args],
