@@ -533,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allowed-lateness", type=float, default=3600.0, help="seconds (default 3600)")
     p.add_argument("--file-type", default="DataStream", help="with --template: the sink's hdfs.fileType")
     p.add_argument(
-        "--webhdfs", help="NameNode URL(s), e.g. http://root@127.0.0.1:39870 (instead of --conn-id)"
+        "--webhdfs", help="NameNode URL(s), e.g. http://root@127.0.0.1:29870 (instead of --conn-id)"
     )
     p.add_argument("--conn-id", help="Airflow webhdfs connection (default webhdfs_default)")
     p.add_argument("--json", action="store_true", help="print the readiness report as JSON")

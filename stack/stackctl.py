@@ -37,20 +37,21 @@ RUN = WORK / "run"
 GENCONF = WORK / "conf"
 
 HOST = "127.0.0.1"
+# Ports sit below Linux's ephemeral range (32768-60999), so no client socket or TIME_WAIT can hold them.
 # FLUME_STACK_PORT_OFFSET shifts every port, so a second stack (e.g. a fresh clone's CI run, with its own
 # FLUME_STACK_WORK) can run beside a developer's. The committed Flume configs name the default ports; with an
 # offset, rewritten copies under .stack/conf/ are used instead.
 PORT_OFFSET = int(os.environ.get("FLUME_STACK_PORT_OFFSET", "0"))
-KAFKA_PORT = 39092 + PORT_OFFSET
-KAFKA_CONTROLLER_PORT = 39093 + PORT_OFFSET
-KAFKA_SASL_PORT = 39094 + PORT_OFFSET
+KAFKA_PORT = 29092 + PORT_OFFSET
+KAFKA_CONTROLLER_PORT = 29093 + PORT_OFFSET
+KAFKA_SASL_PORT = 29094 + PORT_OFFSET
 KAFKA_SASL_USER = "flume"
 KAFKA_SASL_PASSWORD = "flume-secret"
-NAMENODE_RPC_PORT = 38020 + PORT_OFFSET
-NAMENODE_HTTP_PORT = 39870 + PORT_OFFSET
-DATANODE_PORT = 39866 + PORT_OFFSET
-DATANODE_HTTP_PORT = 39864 + PORT_OFFSET
-DATANODE_IPC_PORT = 39867 + PORT_OFFSET
+NAMENODE_RPC_PORT = 28020 + PORT_OFFSET
+NAMENODE_HTTP_PORT = 29870 + PORT_OFFSET
+DATANODE_PORT = 29866 + PORT_OFFSET
+DATANODE_HTTP_PORT = 29864 + PORT_OFFSET
+DATANODE_IPC_PORT = 29867 + PORT_OFFSET
 
 BOOTSTRAP = f"{HOST}:{KAFKA_PORT}"
 WEBHDFS_URL = f"http://{HOST}:{NAMENODE_HTTP_PORT}"
@@ -244,7 +245,7 @@ def _write_configs() -> None:
     )
     if PORT_OFFSET:
         for committed, target in ((COMMITTED_FLUME_CONF, FLUME_CONF), (COMMITTED_FLUME_INGEST_CONF, FLUME_INGEST_CONF)):
-            text = committed.read_text().replace(f"{HOST}:39092", BOOTSTRAP).replace(f"{HOST}:38020", NAMENODE)
+            text = committed.read_text().replace(f"{HOST}:29092", BOOTSTRAP).replace(f"{HOST}:28020", NAMENODE)
             # Rewrite only on change: a running agent reloads (restarts every source and sink) on a new mtime.
             if not target.exists() or target.read_text() != text:
                 target.write_text(text)

@@ -17,7 +17,7 @@ with DAG(
     tags=["test"],
 ) as dag:
     common = {
-        "path_template": f"hdfs://{os.environ.get('FLUME_NAMENODE', '127.0.0.1:38020')}/flume/events/%Y-%m-%d",
+        "path_template": f"hdfs://{os.environ.get('FLUME_NAMENODE', '127.0.0.1:28020')}/flume/events/%Y-%m-%d",
         "in_use_prefix": "_",
         "file_type": "DataStream",
         "expected_count": "{{ dag_run.conf['expected'] }}",

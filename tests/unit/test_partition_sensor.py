@@ -169,7 +169,7 @@ def test_partition_from_flume_conf() -> None:
     s = FlumePartitionSensor(
         task_id="w", flume_conf=str(conf), agent="agent", sink="k_seqz", deferrable=False
     )
-    assert s.asset_uri == "hdfs://127.0.0.1:38020/flume/seqz"
+    assert s.asset_uri == "hdfs://127.0.0.1:28020/flume/seqz"
     spec = s.build_spec(context())
     assert spec.paths == ("/flume/seqz/2004-07-08",)
     assert (spec.naming.file_type, spec.naming.in_use_prefix, spec.naming.codec) == (
