@@ -106,6 +106,7 @@ class PublishReport:
     out_of_window: int = 0
     partitions: dict[str, int] = field(default_factory=dict)
     first_errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     started_at: float = 0.0
     seconds: float = 0.0
     events_per_s: float = 0.0
@@ -449,6 +450,7 @@ class FlumeKafkaHook(BaseHook):
             delivery.outstanding = getattr(producer, "__len__", None)
             if preflight:
                 self._preflight(producer, topic, config, report)
+                self._warn_if_retention_may_delete(topic, config, start_ms, report)
         timeout_ms = self.delivery_timeout_ms(config) if config else 0
         produced_paths: Counter[str] = Counter()
         produce = producer.produce if producer is not None else None
@@ -657,6 +659,51 @@ class FlumeKafkaHook(BaseHook):
                 "create it first (Flume's KafkaSource must read it); nothing was sent",
                 report,
             )
+
+
+    def _warn_if_retention_may_delete(
+        self, topic: str, config: Mapping[str, Any], start_ms: int | None, report: PublishReport
+    ) -> None:
+        """Warn when the topic may delete these events before Flume reads them.
+
+        The record timestamp is the event time. On a ``CreateTime`` topic, the broker's time-based retention
+        deletes records older than ``retention.ms`` at its next check (every few minutes), so a replay of old
+        days can vanish before a lagging or stopped Flume consumes it, with no error anywhere. Only checked
+        when the window start is known and the topic config can be read (DescribeConfigs); never fails.
+        """
+        if start_ms is None:
+            return
+        try:
+            from confluent_kafka.admin import AdminClient, ConfigResource
+
+            admin_conf = {k: v for k, v in config.items() if k in _ADMIN_KEYS or k.startswith(("sasl.", "ssl."))}
+            resource = ConfigResource("topic", topic)
+            admin = AdminClient(admin_conf)  # keep a reference: a collected client cancels its futures
+            entries = admin.describe_configs([resource])[resource].result(timeout=10)
+            ts_type = entries["message.timestamp.type"].value
+            retention_ms = int(entries["retention.ms"].value)
+        except Exception as exc:  # optional check: no ACL, old broker, ...
+            self.log.debug("Could not read the config of topic %s: %s", topic, _scrub(str(exc), config))
+            return
+        if ts_type != "CreateTime" or retention_ms < 0:
+            return
+        cutoff_ms = int(time.time() * 1000) - retention_ms
+        if start_ms < cutoff_ms:
+            message = (
+                f"topic {topic!r} keeps records for retention.ms={retention_ms} by their CreateTime, and the record "
+                f"timestamp is the event time: events before {_iso_ms(cutoff_ms)} may be deleted by the broker "
+                "before Flume reads them. Set message.timestamp.type=LogAppendTime on the topic (Flume files by the "
+                "envelope header) or raise retention.ms for the replay."
+            )
+            report.warnings.append(message)
+            self.log.warning("%s", message)
+
+
+_ADMIN_KEYS = ("bootstrap.servers", "security.protocol", "client.id", "socket.timeout.ms")
+
+
+def _iso_ms(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
