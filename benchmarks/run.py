@@ -313,10 +313,12 @@ def bench_rss(size_bytes: int) -> float:
     topic = f"bench-rss-{uuid.uuid4().hex[:6]}"
     create_topic(topic)
     code = (
-        "import sys, resource, json; sys.path.insert(0, sys.argv[1]);"
+        "import sys, json; sys.path.insert(0, sys.argv[1]);"
         "import run as b; from pathlib import Path;"
         "b.bench_replay(Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]));"
-        "print(json.dumps({'maxrss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent across execve.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1];"
+        "print(json.dumps({'maxrss_kb': int(hwm)}))"
     )
     try:
         out = subprocess.run(
