@@ -273,18 +273,11 @@ class _Reader:
 
 
 # -- JSON Lines ----------------------------------------------------------------------------------------------
-class JsonLinesSource(_Reader):
-    """JSON Lines, plain or gzip (``.gz``), from local paths/globs or ``hdfs://`` paths.
+class _FileReader(_Reader):
+    """A reader of files matched by ``pattern`` (local or hdfs://): skips files a checkpoint completed."""
 
-    Token: ``[uncompressed byte offset after the line, line number]``. Resuming a ``.gz`` file decompresses
-    (without publishing) up to the offset. Blank lines are skipped and counted in ``blank_lines``.
-    """
-
-    def __init__(self, pattern: str, *, fs: FileSystem | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.pattern = pattern
-        self.fs = fs or FileSystem()
-        self.blank_lines = 0
+    pattern: str
+    fs: FileSystem
 
     def __iter__(self) -> Iterator[SourceRecord]:
         files = self.fs.expand(self.pattern)
@@ -297,6 +290,23 @@ class JsonLinesSource(_Reader):
             self._done_bytes += size
             self._current = None
             self.completed_units.append(path)
+
+    def _read_file(self, path: str) -> Iterator[SourceRecord]:
+        raise NotImplementedError
+
+
+class JsonLinesSource(_FileReader):
+    """JSON Lines, plain or gzip (``.gz``), from local paths/globs or ``hdfs://`` paths.
+
+    Token: ``[uncompressed byte offset after the line, line number]``. Resuming a ``.gz`` file decompresses
+    (without publishing) up to the offset. Blank lines are skipped and counted in ``blank_lines``.
+    """
+
+    def __init__(self, pattern: str, *, fs: FileSystem | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pattern = pattern
+        self.fs = fs or FileSystem()
+        self.blank_lines = 0
 
     def _read_file(self, path: str) -> Iterator[SourceRecord]:
         offset, lineno = self.resume_units.get(path, (0, 0))
@@ -575,7 +585,7 @@ class _BlockBytes:
         return self.data
 
 
-class AvroFileSource(_Reader):
+class AvroFileSource(_FileReader):
     """Avro object container files (any fastavro codec), local paths/globs or ``hdfs://`` paths.
 
     Blocks are framed here (so a corrupt block is reported as ``file:block N`` and, with ``skip``, the reader
@@ -600,18 +610,6 @@ class AvroFileSource(_Reader):
         self.body_format = body_format
         self.body_schema = body_schema
         self.fs = fs or FileSystem()
-
-    def __iter__(self) -> Iterator[SourceRecord]:
-        files = self.fs.expand(self.pattern)
-        self.total_bytes = sum(size for _, size in files)
-        for path, size in files:
-            if path in self.completed_units:
-                self._done_bytes += size
-                continue
-            yield from self._read_file(path)
-            self._done_bytes += size
-            self._current = None
-            self.completed_units.append(path)
 
     def _header(self, path: str) -> tuple[dict[str, Any], str, bytes, int]:
         raw = self.fs.open(path, 0)
