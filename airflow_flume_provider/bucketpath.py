@@ -43,7 +43,6 @@ __all__ = [
     "UnsafePathError",
     "java_time_zone",
     "render_path",
-    "split_hdfs_uri",
 ]
 
 _TAG_RE = re.compile(r"%(\w|%)|%\{([\w.-]+)\}|%\[(\w+)\]", re.ASCII)
@@ -579,26 +578,3 @@ def render_path(
     tpl = _cached_template(template, time_zone, bool(need_rounding), round_unit, round_value)
     now = int(time.time() * 1000) if use_local_timestamp else None
     return tpl.render(headers, now_ms=now)
-
-
-def split_hdfs_uri(path: str) -> tuple[str | None, str]:
-    """Split ``hdfs://host:8020/flume/x`` into ``("host:8020", "/flume/x")``; a bare path gives ``(None, path)``."""
-    if "://" not in path:
-        return None, path
-    scheme, rest = path.split("://", 1)
-    if not scheme or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
-        raise ValueError(f"invalid URI scheme in {path!r}")
-    slash = rest.find("/")
-    authority, rest_path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:])
-    return (authority or None), rest_path
-
-
-def static_prefix(template: str) -> str:
-    """The directories of a path template before its first escape: ``/flume/events/%Y-%m-%d`` ->
-    ``/flume/events`` (what every partition shares; the sensor's default Asset is named after it)."""
-    parts = []
-    for segment in template.split("/"):
-        if "%" in segment:
-            break
-        parts.append(segment)
-    return "/".join(parts).rstrip("/") or "/"

@@ -72,7 +72,8 @@ def _sink_settings(conf: str, agent: str | None, sink: str | None) -> Any:
 
 def _template(args: argparse.Namespace) -> Any:
     """The PathTemplate from TEMPLATE/--tz/--round or from --flume-conf/--agent/--sink."""
-    from airflow_flume_provider.bucketpath import PathTemplate, split_hdfs_uri
+    from airflow_flume_provider.bucketpath import PathTemplate
+    from airflow_flume_provider.hdfs_uri import split_hdfs_uri
 
     if getattr(args, "flume_conf", None):
         return _sink_settings(args.flume_conf, args.agent, args.sink).path_template_obj()
@@ -161,7 +162,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 def _read_source(path: str, conn_id: str | None) -> bytes:
     """Bytes of a local file or an ``hdfs://`` file (through the webhdfs connection)."""
     if path.startswith(("hdfs://", "webhdfs://")):
-        from airflow_flume_provider.bucketpath import split_hdfs_uri
+        from airflow_flume_provider.hdfs_uri import split_hdfs_uri
         from airflow_flume_provider.webhdfs import WebHdfsError
 
         client = _webhdfs_client(None, conn_id or "webhdfs_default")

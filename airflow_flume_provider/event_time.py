@@ -24,6 +24,7 @@ __all__ = [
     "UNITS",
     "EventTimeResolver",
     "InvalidEventTime",
+    "check_on_invalid",
     "timestamp_header",
     "to_epoch_ms",
 ]
@@ -36,6 +37,13 @@ MAX_EVENT_MS = 4102444800000
 """Default upper bound (exclusive): 2100-01-01T00:00:00Z."""
 UNITS = ("auto", "s", "ms", "us", "ns")
 ON_INVALID_POLICIES = ("fail", "skip", "now")
+
+
+def check_on_invalid(value: str, param: str = "on_invalid") -> str:
+    """Validate an invalid-event-time policy (``fail``, ``skip`` or ``now``); the error names ``param``."""
+    if value not in ON_INVALID_POLICIES:
+        raise ValueError(f"{param} must be one of {', '.join(ON_INVALID_POLICIES)} (got {value!r})")
+    return value
 
 _UTC = timezone(timedelta(0))
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
@@ -272,8 +280,7 @@ class EventTimeResolver:
         max_ms: int = MAX_EVENT_MS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if on_invalid not in ON_INVALID_POLICIES:
-            raise ValueError(f"on_invalid must be one of {ON_INVALID_POLICIES}, got {on_invalid!r}")
+        check_on_invalid(on_invalid)
         if unit not in UNITS:
             raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
         if min_ms >= max_ms:

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from airflow_flume_provider.bucketpath import ROUND_UNITS, PathTemplate, java_time_zone, split_hdfs_uri
+from airflow_flume_provider import naming
+from airflow_flume_provider.bucketpath import ROUND_UNITS, PathTemplate, java_time_zone
+from airflow_flume_provider.hdfs_uri import split_hdfs_uri
 
 __all__ = [
     "ChannelFacts",
@@ -186,12 +188,12 @@ class HdfsSinkSettings:
     round_value: int
     round_unit: str
     use_local_timestamp: bool
-    file_prefix: str = "FlumeData"
-    file_suffix: str = ""
-    in_use_prefix: str = ""
-    in_use_suffix: str = ".tmp"
-    file_type: str = "SequenceFile"
-    serializer: str = "TEXT"
+    file_prefix: str = naming.DEFAULT_FILE_PREFIX
+    file_suffix: str = naming.DEFAULT_FILE_SUFFIX
+    in_use_prefix: str = naming.DEFAULT_IN_USE_PREFIX
+    in_use_suffix: str = naming.DEFAULT_IN_USE_SUFFIX
+    file_type: str = naming.DEFAULT_FILE_TYPE
+    serializer: str = naming.DEFAULT_SERIALIZER
     write_format: str = "Writable"
     codec: str | None = None
     roll_interval: int = 30
@@ -360,12 +362,12 @@ class FlumeConfig:
             round_value=self._int(f"{p}hdfs.roundValue", 1),
             round_unit=(self.get(f"{p}hdfs.roundUnit") or "second").strip(),
             use_local_timestamp=self._bool(f"{p}hdfs.useLocalTimeStamp", False),
-            file_prefix=self.get(f"{p}hdfs.filePrefix", "FlumeData") or "",
+            file_prefix=self.get(f"{p}hdfs.filePrefix", naming.DEFAULT_FILE_PREFIX) or "",
             file_suffix=self.get(f"{p}hdfs.fileSuffix", "") or "",
             in_use_prefix=self.get(f"{p}hdfs.inUsePrefix", "") or "",
-            in_use_suffix="" if empty_in_use_suffix else (self.get(f"{p}hdfs.inUseSuffix", ".tmp") or ""),
-            file_type=(self.get(f"{p}hdfs.fileType") or "SequenceFile").strip(),
-            serializer=(self.get(f"{p}serializer") or "TEXT").strip(),
+            in_use_suffix="" if empty_in_use_suffix else (self.get(f"{p}hdfs.inUseSuffix", naming.DEFAULT_IN_USE_SUFFIX) or ""),
+            file_type=(self.get(f"{p}hdfs.fileType") or naming.DEFAULT_FILE_TYPE).strip(),
+            serializer=(self.get(f"{p}serializer") or naming.DEFAULT_SERIALIZER).strip(),
             write_format=(self.get(f"{p}hdfs.writeFormat") or "Writable").strip(),
             codec=(self.get(f"{p}hdfs.codeC") or "").strip() or None,
             roll_interval=self._int(f"{p}hdfs.rollInterval", 30),

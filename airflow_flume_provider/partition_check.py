@@ -33,6 +33,7 @@ from typing import Any
 
 from airflow_flume_provider.hdfs_formats import count_events
 from airflow_flume_provider.manifest import add_counts
+from airflow_flume_provider.naming import FileNaming
 from airflow_flume_provider.webhdfs import (
     FileStatus,
     WebHdfsClient,
@@ -67,47 +68,6 @@ class PartitionCheckFailed(RuntimeError):
 
 class TransientFailureLimitExceeded(RuntimeError):
     """WebHDFS kept failing for longer than ``max_transient_failure_s``."""
-
-
-@dataclass(frozen=True)
-class FileNaming:
-    """How the Flume HDFS sink names files, plus what is needed to count events in them."""
-
-    file_prefix: str = "FlumeData"
-    file_suffix: str = ""
-    in_use_prefix: str = ""
-    in_use_suffix: str = ".tmp"
-    file_type: str = "SequenceFile"
-    serializer: str = "TEXT"
-    codec: str | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> FileNaming:
-        """Take the naming fields from an ``HdfsSinkSettings``-like object."""
-        kw = {
-            f: getattr(settings, f)
-            for f in cls.__dataclass_fields__
-            if getattr(settings, f, None) is not None
-        }
-        return cls(**kw)
-
-    def _prefix(self) -> str:
-        # A prefix with an escape (%{host}) is matched up to the escape only.
-        return self.file_prefix.split("%", 1)[0]
-
-    def classify(self, name: str) -> str:
-        """Return ``finished``, ``in_use`` or ``other`` (markers such as ``_SUCCESS``, foreign files)."""
-        prefix = self._prefix()
-        if (self.in_use_prefix or self.in_use_suffix) and (
-            name.startswith(self.in_use_prefix) and name.endswith(self.in_use_suffix)
-        ):
-            core = name[len(self.in_use_prefix) : len(name) - len(self.in_use_suffix)]
-            if core.startswith(prefix):
-                return "in_use"
-        hidden_marker = not prefix and name.startswith(("_", "."))
-        if name.startswith(prefix) and name.endswith(self.file_suffix) and not hidden_marker:
-            return "finished"
-        return "other"
 
 
 @dataclass(frozen=True)

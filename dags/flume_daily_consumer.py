@@ -15,8 +15,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, Asset, task
 
-from airflow_flume_provider.bucketpath import static_prefix
 from airflow_flume_provider.flume_config import load_flume_config
+from airflow_flume_provider.hdfs_uri import static_prefix
 
 FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")

@@ -730,7 +730,8 @@ def _path_template(spec: Any) -> Any:
     if spec is None:
         return None
     if isinstance(spec, str):
-        from airflow_flume_provider.bucketpath import PathTemplate, split_hdfs_uri
+        from airflow_flume_provider.bucketpath import PathTemplate
+        from airflow_flume_provider.hdfs_uri import split_hdfs_uri
 
         return PathTemplate(split_hdfs_uri(spec)[1])
     return spec

@@ -138,7 +138,8 @@ class PublishFlumeEventsOperator(BaseOperator):
     def _template(self) -> Any:
         if not self.sink_path_template:
             return None
-        from airflow_flume_provider.bucketpath import PathTemplate, split_hdfs_uri
+        from airflow_flume_provider.bucketpath import PathTemplate
+        from airflow_flume_provider.hdfs_uri import split_hdfs_uri
 
         return PathTemplate(split_hdfs_uri(self.sink_path_template)[1], time_zone=self.sink_time_zone)
 

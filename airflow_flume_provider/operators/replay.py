@@ -287,7 +287,8 @@ class ReplayFlumeEventsOperator(BaseOperator):
             }
         if not self.sink_path_template:
             return None, None
-        from airflow_flume_provider.bucketpath import PathTemplate, split_hdfs_uri
+        from airflow_flume_provider.bucketpath import PathTemplate
+        from airflow_flume_provider.hdfs_uri import split_hdfs_uri
 
         namenode, path = split_hdfs_uri(self.sink_path_template)
         template = PathTemplate(

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 from airflow.sdk import Asset, BaseHook, BaseSensorOperator, PokeReturnValue
 
-from airflow_flume_provider.bucketpath import split_hdfs_uri, static_prefix
 from airflow_flume_provider.hdfs_formats import FormatError
+from airflow_flume_provider.hdfs_uri import split_hdfs_uri, static_prefix
 from airflow_flume_provider.partition_check import (
     ALL_CHECKS,
     DEFAULT_CHECKS,

@@ -14,9 +14,8 @@ from airflow_flume_provider.bucketpath import (
     UnsafePathError,
     java_time_zone,
     render_path,
-    split_hdfs_uri,
-    static_prefix,
 )
+from airflow_flume_provider.hdfs_uri import split_hdfs_uri, static_prefix
 
 UTC = timezone.utc
 HEADERS = {"host": "web-1", "topic": "orders", "a.b-c": "v$1\\x"}
