@@ -14,6 +14,7 @@ import base64
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 STACK_DIR = Path(__file__).resolve().parent
 ROOT = STACK_DIR.parent
@@ -63,7 +65,20 @@ FLUME_AGENT = "agent"
 COMMITTED_FLUME_INGEST_CONF = STACK_DIR / "conf" / "flume-ingest-time.conf"
 FLUME_INGEST_CONF = COMMITTED_FLUME_INGEST_CONF if not PORT_OFFSET else GENCONF / "flume" / "flume-ingest-time.conf"
 FLUME_INGEST_AGENT = "ingest"
-FLUME_AGENTS = {"flume": (FLUME_CONF, FLUME_AGENT), "flume-ingest": (FLUME_INGEST_CONF, FLUME_INGEST_AGENT)}
+# The lossless topology: a KafkaChannel feeding the HDFS sink, no source; its own JVM so a fault test can kill it.
+COMMITTED_FLUME_LOSSLESS_CONF = STACK_DIR / "conf" / "flume-kafka-channel.conf"
+FLUME_LOSSLESS_CONF = (
+    COMMITTED_FLUME_LOSSLESS_CONF if not PORT_OFFSET else GENCONF / "flume" / "flume-kafka-channel.conf"
+)
+FLUME_LOSSLESS_AGENT = "lossless"
+FLUME_LOSSLESS_TOPIC = "flume-channel-events"
+FLUME_AGENTS = {
+    "flume": (FLUME_CONF, FLUME_AGENT),
+    "flume-ingest": (FLUME_INGEST_CONF, FLUME_INGEST_AGENT),
+    "flume-lossless": (FLUME_LOSSLESS_CONF, FLUME_LOSSLESS_AGENT),
+}
+# Max heap per agent: the lossless agent holds one sink batch, not a 100,000-event memory channel per topic.
+FLUME_HEAP = {"flume": "-Xmx384m", "flume-ingest": "-Xmx384m", "flume-lossless": "-Xmx256m"}
 HDFS_USER = "root"
 
 # The topics the Flume agent in stack/conf/flume.conf consumes; created before Flume starts.
@@ -75,12 +90,13 @@ FLUME_TOPICS = (
     "flume-avro",
     "flume-slow",
     "flume-raw",
+    FLUME_LOSSLESS_TOPIC,  # the KafkaChannel's own topic (flume-kafka-channel.conf)
 )
 # Directories created in HDFS (owned by HDFS_USER, who runs Flume).
 HDFS_DIRS = ("/flume",)
 
 VERSIONS = {"kafka": "3.9.1", "hadoop": "3.4.1", "flume": "1.11.0"}
-COMPONENTS = ("kafka", "namenode", "datanode", "flume", "flume-ingest")
+COMPONENTS = ("kafka", "namenode", "datanode", "flume", "flume-ingest", "flume-lossless")
 
 # Java 17 needs these for Hadoop's and Flume's reflective access.
 ADD_OPENS = [
@@ -243,8 +259,21 @@ def _write_configs() -> None:
         "log4j.logger.org.apache.hadoop.hdfs.StateChange=WARN\n"
         "log4j.logger.BlockStateChange=WARN\n"
     )
+    # Flume's HDFS client reads hdfs-site.xml from its classpath (GENCONF/flume). Without it the client default
+    # dfs.replication=3 applies on this one-DataNode HDFS: every block is under-replicated, and the sink, whose
+    # hdfs.minBlockReplicas defaults to that replication, rotates its file after each batch ("Block
+    # Under-replication detected. Rotating file.") until 30 in a row, then stops rolling by size and count.
+    # The client's replication must match the cluster's: files are then written with replication 1.
+    (GENCONF / "flume" / "hdfs-site.xml").write_text(
+        '<?xml version="1.0"?>\n<configuration>\n'
+        "  <property><name>dfs.replication</name><value>1</value></property>\n</configuration>\n"
+    )
     if PORT_OFFSET:
-        for committed, target in ((COMMITTED_FLUME_CONF, FLUME_CONF), (COMMITTED_FLUME_INGEST_CONF, FLUME_INGEST_CONF)):
+        for committed, target in (
+            (COMMITTED_FLUME_CONF, FLUME_CONF),
+            (COMMITTED_FLUME_INGEST_CONF, FLUME_INGEST_CONF),
+            (COMMITTED_FLUME_LOSSLESS_CONF, FLUME_LOSSLESS_CONF),
+        ):
             text = committed.read_text().replace(f"{HOST}:29092", BOOTSTRAP).replace(f"{HOST}:28020", NAMENODE)
             # Rewrite only on change: a running agent reloads (restarts every source and sink) on a new mtime.
             if not target.exists() or target.read_text() != text:
@@ -300,7 +329,7 @@ def _command(component: str) -> list[str]:
     if component in FLUME_AGENTS:
         conf, agent = FLUME_AGENTS[component]
         return [
-            java, "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", *ADD_OPENS,
+            java, "-Xms64m", FLUME_HEAP[component], "-XX:+UseSerialGC", *ADD_OPENS,
             f"-Dlog4j.configurationFile={GENCONF / 'flume' / 'log4j2.xml'}",
             "-Duser.timezone=UTC",
             "-cp", _classpath(GENCONF / "flume", LIB / "flume" / "*"),
@@ -352,6 +381,7 @@ def _spawn(component: str) -> int:
 
 def _wait(predicate: Callable[[], bool], timeout: float, what: str, component: str | None = None) -> None:
     deadline = time.monotonic() + timeout
+    announced = False
     while time.monotonic() < deadline:
         if component and pid_of(component) is None:
             raise StackError(f"{component} exited while waiting for {what}\n{tail(component)}")
@@ -360,6 +390,9 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str, component: s
                 return
         except Exception:
             pass
+        if not announced:  # one progress line per wait, not one per failed probe
+            log(f"waiting for {what} ...")
+            announced = True
         time.sleep(0.5)
     raise StackError(
         f"timed out after {timeout:.0f}s waiting for {what}\n{tail(component) if component else ''}"
@@ -390,10 +423,31 @@ def _webhdfs(path: str, op: str, method: str = "GET", **params: str) -> dict:
     return _http_json(f"{WEBHDFS_URL}/webhdfs/v1{path}?{query}", method=method)
 
 
-def kafka_ready() -> bool:
+# librdkafka logs every failed connection attempt (e.g. "Connect to ipv4#127.0.0.1:29092 failed: Connection
+# refused") to stderr; the stack's own clients route them through Python logging instead. The NullHandler keeps
+# them off the terminal (no "last resort" handler); an application that configures logging (pytest) still sees them.
+RDKAFKA_LOG = logging.getLogger("stackctl.rdkafka")
+RDKAFKA_LOG.addHandler(logging.NullHandler())
+
+
+def _kafka_admin() -> Any:
+    """An AdminClient for the stack's readiness and set-up calls, with librdkafka's logs routed to RDKAFKA_LOG."""
     from confluent_kafka.admin import AdminClient
 
-    md = AdminClient({"bootstrap.servers": BOOTSTRAP}).list_topics(timeout=3)
+    return AdminClient({"bootstrap.servers": BOOTSTRAP}, logger=RDKAFKA_LOG)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((HOST, port)) == 0
+
+
+def kafka_ready() -> bool:
+    # Probe the port first: no client (and no librdkafka retry loop) until the broker listens.
+    if not _port_open(KAFKA_PORT):
+        return False
+    md = _kafka_admin().list_topics(timeout=3)
     return bool(md.brokers)
 
 
@@ -485,6 +539,7 @@ def _start(component: str, timeout: float) -> None:
         "datanode": hdfs_writable,
         "flume": flume_ready,
         "flume-ingest": lambda: flume_ready("flume-ingest"),
+        "flume-lossless": lambda: flume_ready("flume-lossless"),
     }[component]
     _wait(probe, timeout, f"{component} to be ready", component)
 
@@ -569,9 +624,9 @@ def _run_checked(cmd: list[str], what: str) -> None:
 
 
 def _create_topics() -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import NewTopic
 
-    admin = AdminClient({"bootstrap.servers": BOOTSTRAP})
+    admin = _kafka_admin()
     existing = set(admin.list_topics(timeout=10).topics)
     missing = [t for t in FLUME_TOPICS if t not in existing]
     if not missing:
@@ -584,6 +639,16 @@ def _create_topics() -> None:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise StackError(f"could not create topic {topic}: {exc}") from exc
     log(f"created topics: {', '.join(missing)}")
+    _wait(lambda: _topics_have_leaders(admin, missing), 60, f"a leader for topics {', '.join(missing)}")
+
+
+def _topics_have_leaders(admin: Any, topics: list[str]) -> bool:
+    """True once every partition of each topic has a leader (a consumer can then be assigned it)."""
+    md = admin.list_topics(timeout=5).topics
+    return all(
+        t in md and md[t].error is None and md[t].partitions and all(p.leader >= 0 for p in md[t].partitions.values())
+        for t in topics
+    )
 
 
 def _prepare_hdfs() -> None:
@@ -606,13 +671,14 @@ def up() -> None:
     _prepare_hdfs()
     start("flume")
     start("flume-ingest")
+    start("flume-lossless")
     log(f"stack ready in {time.monotonic() - t0:.1f}s: kafka {BOOTSTRAP}, webhdfs {WEBHDFS_URL}, "
         f"namenode hdfs://{NAMENODE}, flume agent '{FLUME_AGENT}' ({FLUME_CONF})")  # fmt: skip
 
 
 def down() -> None:
     """Stop every component this script started, Flume first so it can close its files."""
-    for component in ("flume-ingest", "flume", "datanode", "namenode", "kafka"):
+    for component in ("flume-lossless", "flume-ingest", "flume", "datanode", "namenode", "kafka"):
         stop(component)
 
 
@@ -626,6 +692,7 @@ PORTS = {
     "datanode": (DATANODE_PORT, DATANODE_HTTP_PORT, DATANODE_IPC_PORT),
     "flume": (),
     "flume-ingest": (),
+    "flume-lossless": (),
 }
 
 
@@ -661,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
             down()
         elif args.cmd == "status":
             for c, pid in status().items():
-                print(f"{c:9} {'running, pid ' + str(pid) if pid else 'stopped'}")
+                print(f"{c:14} {'running, pid ' + str(pid) if pid else 'stopped'}")
         elif args.cmd == "start":
             start(args.component)
         elif args.cmd == "stop":
