@@ -136,12 +136,19 @@ def decide_consumed(
     """
     head = f"flume group {group_id!r}"
     if isinstance(group, OffsetsFault):
-        return ConsumedResult(False, f"{head}: offsets unreadable ({group.kind}): {group}", {"fault": group.kind})
+        return ConsumedResult(
+            False, f"{head}: offsets unreadable ({group.kind}): {group}", {"fault": group.kind}
+        )
     if not group.exists:
-        reason = f"{head} does not exist: no consumer has joined it or committed offsets (is Flume running with this kafka.consumer.group.id?)"
+        reason = (
+            f"{head} does not exist: no consumer has joined it or committed offsets "
+            "(is Flume running with this kafka.consumer.group.id?)"
+        )
         return ConsumedResult(False, reason, {"fault": "unknown_group"})
     if not targets:
-        return ConsumedResult(False, f"{head}: no target offsets (no partition to check)", {"fault": "no_targets"})
+        return ConsumedResult(
+            False, f"{head}: no target offsets (no partition to check)", {"fault": "no_targets"}
+        )
     details = _partition_details(targets, group.committed)
     lagging = [tp for tp in sorted(targets) if not details["partitions"][_key(tp)]["caught_up"]]
     details.update(state=group.state, members=group.members)
@@ -164,7 +171,9 @@ def _key(tp: TopicPartition) -> str:
     return f"{tp[0]}/{tp[1]}"
 
 
-def _partition_details(targets: Mapping[TopicPartition, int], committed: Mapping[TopicPartition, int]) -> dict:
+def _partition_details(
+    targets: Mapping[TopicPartition, int], committed: Mapping[TopicPartition, int]
+) -> dict:
     """Per-partition target, committed offset, lag and verdict (JSON-serialisable)."""
     parts: dict[str, dict[str, Any]] = {}
     for tp in sorted(targets):
@@ -187,18 +196,24 @@ def offsets_to_json(offsets: Mapping[TopicPartition, int]) -> dict[str, dict[str
 def offsets_from_json(obj: Any, what: str) -> Offsets:
     """Parse ``{"topic": {"p": n}}``; errors name ``what`` (e.g. ``"manifest kafka_offsets"``) and the bad entry."""
     if not isinstance(obj, Mapping):
-        raise ValueError(f"{what}: expected an object {{topic: {{partition: offset}}}}, got {type(obj).__name__}")
+        raise ValueError(
+            f"{what}: expected an object {{topic: {{partition: offset}}}}, got {type(obj).__name__}"
+        )
     out: Offsets = {}
     for topic, parts in obj.items():
         if not isinstance(topic, str) or not topic or not isinstance(parts, Mapping):
-            raise ValueError(f"{what}: topic {topic!r} must be a non-empty name mapping partitions to offsets")
+            raise ValueError(
+                f"{what}: topic {topic!r} must be a non-empty name mapping partitions to offsets"
+            )
         for partition, offset in parts.items():
             try:
                 p = int(partition)
             except (TypeError, ValueError):
                 raise ValueError(f"{what}: {topic!r} partition {partition!r} is not an integer") from None
             if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0 or p < 0:
-                raise ValueError(f"{what}: {topic!r} partition {partition!r} offset must be an int >= 0, got {offset!r}")
+                raise ValueError(
+                    f"{what}: {topic!r} partition {partition!r} offset must be an int >= 0, got {offset!r}"
+                )
             out[(topic, p)] = offset
     return out
 
@@ -219,7 +234,9 @@ def targets_from_manifest(manifest: Mapping[str, Any]) -> Offsets:
         the engine recorded offsets cannot prove consumption.
     """
     if MANIFEST_KEY not in manifest:
-        raise ValueError(f"manifest has no {MANIFEST_KEY!r}: it was written without Kafka offsets, so 'consumed' cannot use it")
+        raise ValueError(
+            f"manifest has no {MANIFEST_KEY!r}: it was written without Kafka offsets, so 'consumed' cannot use it"
+        )
     return offsets_from_json(manifest[MANIFEST_KEY], f"manifest {MANIFEST_KEY}")
 
 
@@ -254,7 +271,9 @@ def live_targets(
     close_ms = window_end_ms + allowed_lateness_ms
     if state:
         if state.get("version") != STATE_VERSION or state.get("close_ms") != close_ms:
-            raise ValueError(f"consumed state does not belong to this window (close {iso_ms(close_ms)}): {dict(state)!r}")
+            raise ValueError(
+                f"consumed state does not belong to this window (close {iso_ms(close_ms)}): {dict(state)!r}"
+            )
         targets = offsets_from_json(state.get(MANIFEST_KEY), "consumed state kafka_offsets")
         return LiveTargets(targets, dict(state), f"targets snapshotted at {iso_ms(state.get('snapshot_ms'))}")
     if now_ms < close_ms:
@@ -263,6 +282,13 @@ def live_targets(
         return LiveTargets(None, None, reason)
     targets = dict(read_log_end())
     if not targets:
-        return LiveTargets(None, None, "the topic has no partitions to snapshot yet; retrying on the next check")
-    new_state = {"version": STATE_VERSION, "close_ms": close_ms, "snapshot_ms": now_ms, MANIFEST_KEY: offsets_to_json(targets)}
+        return LiveTargets(
+            None, None, "the topic has no partitions to snapshot yet; retrying on the next check"
+        )
+    new_state = {
+        "version": STATE_VERSION,
+        "close_ms": close_ms,
+        "snapshot_ms": now_ms,
+        MANIFEST_KEY: offsets_to_json(targets),
+    }
     return LiveTargets(targets, new_state, f"targets snapshotted at {iso_ms(now_ms)}")

@@ -45,18 +45,31 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 10.0
 # librdkafka's local error codes that mean "could not talk to the cluster".
-_UNREACHABLE = {"_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "_RESOLVE", "_WAIT_COORD", "_AUTHENTICATION",
-                "COORDINATOR_NOT_AVAILABLE", "NOT_COORDINATOR", "REQUEST_TIMED_OUT", "SASL_AUTHENTICATION_FAILED",
-                "SSL_HANDSHAKE", "BROKER_NOT_AVAILABLE", "NETWORK_EXCEPTION"}
+_UNREACHABLE = {
+    "_TRANSPORT",
+    "_ALL_BROKERS_DOWN",
+    "_TIMED_OUT",
+    "_RESOLVE",
+    "_WAIT_COORD",
+    "_AUTHENTICATION",
+    "COORDINATOR_NOT_AVAILABLE",
+    "NOT_COORDINATOR",
+    "REQUEST_TIMED_OUT",
+    "SASL_AUTHENTICATION_FAILED",
+    "SSL_HANDSHAKE",
+    "BROKER_NOT_AVAILABLE",
+    "NETWORK_EXCEPTION",
+}
 _UNKNOWN_TOPIC = {"UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION"}
 _UNKNOWN_GROUP = {"GROUP_ID_NOT_FOUND", "_UNKNOWN_GROUP"}
 
 
-def open_admin(base: Mapping[str, Any]) -> Any:
-    """An AdminClient for the ``kafka`` connection's librdkafka dict ``base`` (through ``kafka_config``)."""
+def open_admin(base: Mapping[str, Any], *, name: str = "kafka") -> Any:
+    """An AdminClient for connection ``name``'s librdkafka dict ``base`` (through ``kafka_config``: admin keys
+    only, librdkafka logs routed to Python logging, secrets redacted)."""
     from airflow_flume_provider import kafka_config
 
-    return kafka_config.make_admin(kafka_config.admin_config(dict(base)))
+    return kafka_config.make_admin(kafka_config.admin_config(dict(base)), name=name)
 
 
 def classify(exc: BaseException, what: str) -> OffsetsFault:
@@ -87,7 +100,11 @@ def _result(future: Any, timeout: float, what: str) -> Any:
 
 
 def topic_partitions(
-    admin: Any, topics: Iterable[str] = (), topics_regex: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    admin: Any,
+    topics: Iterable[str] = (),
+    topics_regex: str | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> list[TopicPartition]:
     """The partitions of ``topics`` and of every topic whose whole name matches ``topics_regex``.
 
@@ -126,16 +143,22 @@ def _list_offsets(admin: Any, partitions: Iterable[TopicPartition], spec: str, t
         futures = admin.list_offsets(request, request_timeout=timeout)
     except Exception as exc:  # noqa: BLE001
         raise classify(exc, f"{spec} offsets") from None
-    return {(tp.topic, tp.partition): _result(f, timeout, f"{spec} offset of {tp.topic}/{tp.partition}").offset
-            for tp, f in futures.items()}
+    return {
+        (tp.topic, tp.partition): _result(f, timeout, f"{spec} offset of {tp.topic}/{tp.partition}").offset
+        for tp, f in futures.items()
+    }
 
 
-def log_end_offsets(admin: Any, partitions: Iterable[TopicPartition], *, timeout: float = DEFAULT_TIMEOUT) -> Offsets:
+def log_end_offsets(
+    admin: Any, partitions: Iterable[TopicPartition], *, timeout: float = DEFAULT_TIMEOUT
+) -> Offsets:
     """The log-end offset (offset of the next record; the high watermark) of each partition."""
     return _list_offsets(admin, partitions, "latest", timeout)
 
 
-def log_start_offsets(admin: Any, partitions: Iterable[TopicPartition], *, timeout: float = DEFAULT_TIMEOUT) -> Offsets:
+def log_start_offsets(
+    admin: Any, partitions: Iterable[TopicPartition], *, timeout: float = DEFAULT_TIMEOUT
+) -> Offsets:
     """The log-start offset (first record still kept after retention) of each partition."""
     return _list_offsets(admin, partitions, "earliest", timeout)
 
@@ -196,7 +219,9 @@ def check_consumed(
     try:
         group = read_group(admin, group_id, sorted(targets), timeout=timeout)
         uncommitted = [tp for tp in targets if tp not in group.committed and targets[tp] > 0]
-        log_start = log_start_offsets(admin, uncommitted, timeout=timeout) if group.exists and uncommitted else {}
+        log_start = (
+            log_start_offsets(admin, uncommitted, timeout=timeout) if group.exists and uncommitted else {}
+        )
     except OffsetsFault as fault:
         return decide_consumed(group_id, targets, fault, require_members=require_members)
     return decide_consumed(group_id, targets, group, log_start=log_start, require_members=require_members)

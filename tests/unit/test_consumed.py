@@ -45,7 +45,12 @@ def test_all_caught_up_is_ready() -> None:
     assert r.ok
     assert r.reason == "flume group 'flume-events': 4 of 4 partitions caught up"
     assert r.details["total_lag"] == 0
-    assert r.details["partitions"]["flume-events/1"] == {"target": 2000, "committed": 2500, "lag": 0, "caught_up": True}
+    assert r.details["partitions"]["flume-events/1"] == {
+        "target": 2000,
+        "committed": 2500,
+        "lag": 0,
+        "caught_up": True,
+    }
     json.dumps(r.details)  # serialisable for XCom / trigger events
 
 
@@ -59,7 +64,10 @@ def test_one_partition_behind_names_it_with_thousands_separators() -> None:
 def test_no_committed_offset_is_not_caught_up_unless_target_is_zero() -> None:
     r = decide_consumed(T, {(T, 0): 5, (T, 1): 0}, group({}))
     assert not r.ok
-    assert r.reason == "flume group 'flume-events': 1 of 2 partitions caught up; p0 has no committed offset (target 5)"
+    assert (
+        r.reason
+        == "flume group 'flume-events': 1 of 2 partitions caught up; p0 has no committed offset (target 5)"
+    )
     assert r.details["partitions"]["flume-events/1"]["caught_up"] is True
 
 
@@ -106,7 +114,9 @@ def test_caught_up_group_without_members_is_not_ready_unless_allowed() -> None:
     caught = group({(T, 0): 1000, (T, 1): 2000, (T, 2): 1310}, members=0, state="EMPTY")
     r = decide_consumed(T, TARGETS, caught)
     assert not r.ok
-    assert r.reason.endswith("4 of 4 partitions caught up, but the group has no members (state EMPTY): Flume is not running")
+    assert r.reason.endswith(
+        "4 of 4 partitions caught up, but the group has no members (state EMPTY): Flume is not running"
+    )
     assert decide_consumed(T, TARGETS, caught, require_members=False).ok
 
 
@@ -158,21 +168,34 @@ def test_live_targets_wait_until_end_plus_lateness_then_snapshot_once() -> None:
         calls.append(1)
         return {(T, 0): 42 + len(calls)}
 
-    before = live_targets(None, now_ms=END_MS + LATE_MS - 1, window_end_ms=END_MS, allowed_lateness_ms=LATE_MS,
-                          read_log_end=read)
+    before = live_targets(
+        None,
+        now_ms=END_MS + LATE_MS - 1,
+        window_end_ms=END_MS,
+        allowed_lateness_ms=LATE_MS,
+        read_log_end=read,
+    )
     assert before.targets is None and before.state is None and not calls
     assert before.reason == (
         "waiting for the window to close at 2001-09-09T01:46:40.000Z + lateness 600 s (2001-09-09T01:56:40.000Z)"
     )
-    snap = live_targets(None, now_ms=END_MS + LATE_MS, window_end_ms=END_MS, allowed_lateness_ms=LATE_MS,
-                        read_log_end=read)
+    snap = live_targets(
+        None, now_ms=END_MS + LATE_MS, window_end_ms=END_MS, allowed_lateness_ms=LATE_MS, read_log_end=read
+    )
     assert snap.targets == {(T, 0): 43} and len(calls) == 1
     state = json.loads(json.dumps(snap.state))  # survives the trigger/XCom round trip
-    later = live_targets(state, now_ms=END_MS + 10 * LATE_MS, window_end_ms=END_MS, allowed_lateness_ms=LATE_MS,
-                         read_log_end=read)
+    later = live_targets(
+        state,
+        now_ms=END_MS + 10 * LATE_MS,
+        window_end_ms=END_MS,
+        allowed_lateness_ms=LATE_MS,
+        read_log_end=read,
+    )
     assert later.targets == {(T, 0): 43} and len(calls) == 1  # kept, not re-read
     with pytest.raises(ValueError, match="does not belong to this window"):
-        live_targets(state, now_ms=END_MS, window_end_ms=END_MS + 1, allowed_lateness_ms=LATE_MS, read_log_end=read)
+        live_targets(
+            state, now_ms=END_MS, window_end_ms=END_MS + 1, allowed_lateness_ms=LATE_MS, read_log_end=read
+        )
 
 
 def test_live_targets_fault_propagates_and_empty_snapshot_is_not_kept() -> None:
@@ -188,7 +211,7 @@ def test_live_targets_fault_propagates_and_empty_snapshot_is_not_kept() -> None:
 
 
 def test_offsets_from_json_names_what() -> None:
-    with pytest.raises(ValueError, match="^consumed state kafka_offsets: expected an object"):
+    with pytest.raises(ValueError, match=r"^consumed state kafka_offsets: expected an object"):
         offsets_from_json(None, "consumed state kafka_offsets")
 
 
@@ -211,8 +234,16 @@ def kafka_exc(code: int, text: str = "boom") -> KafkaException:
 class FakeAdmin:
     """Answers like confluent_kafka's AdminClient for one cluster; records every call (none joins a group)."""
 
-    def __init__(self, topics: dict[str, int], ends: dict, committed: dict, state: str = "STABLE", members: int = 2,
-                 down: bool = False, starts: dict | None = None) -> None:
+    def __init__(
+        self,
+        topics: dict[str, int],
+        ends: dict,
+        committed: dict,
+        state: str = "STABLE",
+        members: int = 2,
+        down: bool = False,
+        starts: dict | None = None,
+    ) -> None:
         self.topics, self.ends, self.committed, self.starts = topics, ends, committed, starts or {}
         self.state, self.members, self.down = state, members, down
         self.calls: list[str] = []
@@ -221,7 +252,9 @@ class FakeAdmin:
         self.calls.append("list_topics")
         if self.down:
             raise kafka_exc(KafkaError._TRANSPORT, "Local: Broker transport failure")
-        meta = {t: SimpleNamespace(error=None, partitions=dict.fromkeys(range(n))) for t, n in self.topics.items()}
+        meta = {
+            t: SimpleNamespace(error=None, partitions=dict.fromkeys(range(n))) for t, n in self.topics.items()
+        }
         return SimpleNamespace(topics=meta)
 
     def list_offsets(self, request: dict, request_timeout: float) -> dict:
@@ -240,9 +273,15 @@ class FakeAdmin:
     def list_consumer_group_offsets(self, request: list, request_timeout: float) -> dict:
         self.calls.append("list_consumer_group_offsets")
         req = request[0]
-        parts = [SimpleNamespace(topic=tp.topic, partition=tp.partition, error=None,
-                                 offset=self.committed.get((tp.topic, tp.partition), -1001))
-                 for tp in req.topic_partitions]
+        parts = [
+            SimpleNamespace(
+                topic=tp.topic,
+                partition=tp.partition,
+                error=None,
+                offset=self.committed.get((tp.topic, tp.partition), -1001),
+            )
+            for tp in req.topic_partitions
+        ]
         return {req.group_id: done(SimpleNamespace(topic_partitions=parts))}
 
 
@@ -286,7 +325,10 @@ def test_unreachable_broker_is_classified_and_not_ready() -> None:
     assert str(info.value) == "topic metadata: _TRANSPORT: Local: Broker transport failure"
     r = check_consumed(admin, T, {(T, 0): 1})
     assert not r.ok
-    assert r.reason == "flume group 'flume-events': offsets unreadable (unreachable): group 'flume-events': _TIMED_OUT: Local: Timed out"
+    assert (
+        r.reason
+        == "flume group 'flume-events': offsets unreadable (unreachable): group 'flume-events': _TIMED_OUT: Local: Timed out"
+    )
 
 
 def test_classify_maps_error_codes() -> None:
