@@ -29,11 +29,28 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from airflow_flume_provider.marker import Marker, MarkerFile, announced, declare, files_from_listing
+from airflow_flume_provider.hdfs_formats import FormatError, count_events
+from airflow_flume_provider.marker import (
+    HdfsNotFound,
+    Marker,
+    MarkerFile,
+    announced,
+    declare,
+    files_from_listing,
+    read_marker,
+)
 from airflow_flume_provider.naming import FileNaming
 from airflow_flume_provider.timeutil import iso_ms
 
-__all__ = ["AuditResult", "LateFile", "decide", "late_candidates", "on_ready"]
+__all__ = [
+    "AuditResult",
+    "LateFile",
+    "audit_partition",
+    "decide",
+    "format_table",
+    "late_candidates",
+    "on_ready",
+]
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,7 @@ class AuditResult:
     removed_files: list[str] = field(default_factory=list)
     in_use: list[str] = field(default_factory=list)
     marker: Marker | None = None
+    previous: Marker | None = None  # the marker as read
 
     @property
     def revised(self) -> bool:
@@ -159,7 +177,7 @@ def decide(
     ]
     present = {st.name: st.length for st in finished}
     removed = sorted(n for n, f in declared.items() if present.get(n, -1) < f.length)
-    result = AuditResult(marker.partition, "unchanged", marker.revision, in_use=in_use)
+    result = AuditResult(marker.partition, "unchanged", marker.revision, in_use=in_use, previous=marker)
     if not late and not removed:
         return result
     files = _new_files(finished, marker, counts)
@@ -219,3 +237,66 @@ def on_ready(
     if existing.needs_announcement(announcer):
         return announced(existing, announcer)
     return None
+
+
+# -- I/O driver and report ----------------------------------------------------------------------------------
+def _count_files(
+    client: Any, partition: str, files: Sequence[Any], naming: FileNaming, warn: Any
+) -> dict[str, int]:
+    """Whole-file event counts of ``files`` (streamed); a file that cannot be counted is left out (warned)."""
+    counts: dict[str, int] = {}
+    for st in files:
+        path = f"{partition.rstrip('/')}/{st.name}"
+        try:
+            with client.open(path) as stream:
+                counts[st.name] = count_events(
+                    stream,
+                    file_type=naming.file_type,
+                    serializer=naming.serializer,
+                    codec=naming.codec,
+                    name=path,
+                )
+        except FormatError as exc:
+            warn("%s: late events not counted: %s", path, exc)
+    return counts
+
+
+def audit_partition(
+    client: Any, partition: str, naming: FileNaming, *, now_ms: int, count: bool = True, warn: Any = print
+) -> AuditResult:
+    """List one partition, read its marker, count the late files and :func:`decide`. Writes nothing.
+
+    ``unmarked`` (no ``_SUCCESS``: the gate has not declared it; not the audit's business) and ``missing``
+    (no directory) are reported, not errors. A bad marker raises :class:`~airflow_flume_provider.marker.MarkerError`.
+    """
+    try:
+        listing = client.list_status(partition)
+    except HdfsNotFound:
+        return AuditResult(partition, "missing")
+    marker = read_marker(client, partition, listing)
+    if marker is None:
+        return AuditResult(partition, "unmarked")
+    candidates = late_candidates(marker, listing, naming)
+    counts = _count_files(client, partition, candidates, naming, warn) if count else {}
+    return decide(marker, listing, naming, counts, now_ms=now_ms)
+
+
+def format_table(results: Sequence[AuditResult], key_of: Any = None) -> str:
+    """A fixed-width table of audit results for the task log (one line per partition)."""
+    rows = [("partition", "status", "revision", "late files", "late events", "first late mtime", "in use")]
+    for r in results:
+        rows.append(
+            (
+                key_of(r.partition) if key_of else r.partition,
+                r.status,
+                "" if r.revision is None else str(r.revision),
+                str(len(r.late)) + (f" (-{len(r.removed_files)} removed)" if r.removed_files else ""),
+                "" if not r.revised else ("?" if r.late_events is None else str(r.late_events)),
+                iso_ms(r.first_late_mtime) or "",
+                str(len(r.in_use)) if r.in_use else "",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
