@@ -27,6 +27,7 @@ def get_provider_info() -> dict:
                 "python-modules": [
                     "airflow_flume_provider.operators.publish",
                     "airflow_flume_provider.operators.replay",
+                    "airflow_flume_provider.operators.audit",
                 ],
             }
         ],
