@@ -10,11 +10,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
 from airflow_flume_provider import naming
-from airflow_flume_provider.bucketpath import ROUND_UNITS, PathTemplate, java_time_zone
+from airflow_flume_provider.bucketpath import PathTemplate
+from airflow_flume_provider.flume_lint import Finding, lint
+from airflow_flume_provider.flume_properties import FlumeConfigError, parse_properties
 from airflow_flume_provider.hdfs_uri import split_hdfs_uri
+from airflow_flume_provider.java_time import ROUND_UNITS, java_time_zone
+
+if TYPE_CHECKING:
+    from airflow_flume_provider.flume_consumer import FlumeKafkaConsumer
 
 __all__ = [
     "ChannelFacts",
@@ -24,6 +30,7 @@ __all__ = [
     "HdfsSinkSettings",
     "InterceptorFacts",
     "SourceFacts",
+    "channel_kind",
     "lint",
     "load_flume_config",
     "parse_properties",
@@ -34,94 +41,26 @@ KAFKA_CHANNEL = "org.apache.flume.channel.kafka.KafkaChannel"
 HDFS_SINK_TYPES = ("hdfs", "org.apache.flume.sink.hdfs.HDFSEventSink")
 TIMESTAMP_INTERCEPTOR = "org.apache.flume.interceptor.TimestampInterceptor$Builder"
 
-_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+# Flume 1.11's built-in channel aliases (ChannelType.java), matched case-insensitively (DefaultChannelFactory).
+_CHANNEL_KINDS = {
+    "memory": "memory",
+    "org.apache.flume.channel.memorychannel": "memory",
+    "file": "file",
+    "org.apache.flume.channel.file.filechannel": "file",
+    "jdbc": "jdbc",
+    "org.apache.flume.channel.jdbc.jdbcchannel": "jdbc",
+    "spillablememory": "spillablememory",
+    "org.apache.flume.channel.spillablememorychannel": "spillablememory",
+}
 
 
-class FlumeConfigError(ValueError):
-    """The Flume config is malformed or lacks what was asked for."""
-
-
-# -- Java properties -------------------------------------------------------------------------------
-
-
-def _unescape(text: str, where: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch != "\\" or i + 1 >= len(text):
-            out.append(ch)
-            i += 1
-            continue
-        nxt = text[i + 1]
-        if nxt == "u":
-            hexdigits = text[i + 2 : i + 6]
-            if not re.fullmatch(r"[0-9a-fA-F]{4}", hexdigits):
-                raise FlumeConfigError(f"{where}: malformed \\uxxxx escape {text[i : i + 6]!r}")
-            out.append(chr(int(hexdigits, 16)))
-            i += 6
-        else:
-            out.append(_ESCAPES.get(nxt, nxt))
-            i += 2
-    return "".join(out)
-
-
-def _split_key_value(line: str) -> tuple[str, str]:
-    """Split a logical line at the first unescaped '=', ':' or whitespace (Properties.load rules)."""
-    i, n = 0, len(line)
-    while i < n:
-        ch = line[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch in "=: \t\f":
-            break
-        i += 1
-    key = line[:i]
-    j = i
-    while j < n and line[j] in " \t\f":
-        j += 1
-    if j < n and line[j] in "=:":
-        j += 1
-        while j < n and line[j] in " \t\f":
-            j += 1
-    return key, line[j:]
-
-
-def parse_properties(text: str, source: str = "<string>") -> dict[str, tuple[str, int]]:
-    """Parse Java properties text into ``{key: (value, line_number)}``; the last duplicate wins.
-
-    Handles ``#``/``!`` comments, ``key = value``, ``key:value``, ``key value``, trailing-backslash line
-    continuations (leading whitespace of the next line dropped) and ``\\t \\n \\uXXXX`` escapes.
-    """
-    result: dict[str, tuple[str, int]] = {}
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        start = i + 1
-        line = lines[i].lstrip(" \t\f")
-        i += 1
-        if not line or line[0] in "#!":
-            continue
-        logical = line
-        while _continues(logical):
-            logical = logical[:-1]
-            if i >= len(lines):
-                break
-            logical += lines[i].lstrip(" \t\f")
-            i += 1
-        raw_key, raw_value = _split_key_value(logical)
-        where = f"{source}:{start}"
-        key = _unescape(raw_key, where)
-        if not key:
-            raise FlumeConfigError(f"{where}: line has no key: {lines[start - 1]!r}")
-        result[key] = (_unescape(raw_value, where), start)
-    return result
-
-
-def _continues(line: str) -> bool:
-    backslashes = len(line) - len(line.rstrip("\\"))
-    return backslashes % 2 == 1
+def channel_kind(channel_type: str | None) -> str:
+    """``memory``, ``file``, ``jdbc``, ``spillablememory``, ``kafka``, the custom class name, or "" when unset."""
+    if not channel_type:
+        return ""
+    if channel_type == KAFKA_CHANNEL:  # 1.11 has no alias for it: only the class name loads it
+        return "kafka"
+    return _CHANNEL_KINDS.get(channel_type.lower(), channel_type)
 
 
 # -- typed facts -----------------------------------------------------------------------------------
@@ -172,6 +111,11 @@ class ChannelFacts:
     @property
     def is_kafka(self) -> bool:
         return self.type == KAFKA_CHANNEL
+
+    @property
+    def kind(self) -> str:
+        """``memory``, ``file``, ``kafka``, ... (see :func:`channel_kind`)."""
+        return channel_kind(self.type)
 
 
 @dataclass(frozen=True)
@@ -273,6 +217,15 @@ class FlumeConfig:
         """Sink names listed in ``<agent>.sinks``."""
         return self._names(f"{agent}.sinks")
 
+    def sources(self, agent: str) -> list[str]:
+        """Source names listed in ``<agent>.sources``."""
+        return self._names(f"{agent}.sources")
+
+    def source_channels(self, agent: str, source: str) -> list[str]:
+        """Channels a source puts into (``channels``, or ``channel`` as some configs spell it)."""
+        p = f"{agent}.sources.{source}."
+        return self._names(f"{p}channels") + self._names(f"{p}channel")
+
     def _int(self, key: str, default: int) -> int:
         raw = self.get(key)
         if raw is None:
@@ -282,9 +235,10 @@ class FlumeConfig:
         except ValueError:
             raise FlumeConfigError(f"{self.where(key)}: {key} must be an integer, got {raw!r}") from None
 
-    def _bool(self, key: str, default: bool) -> bool:
+    def bool_value(self, key: str, default: bool) -> bool:
+        """A boolean property as Flume's ``Context.getBoolean`` reads it (trimmed ``Boolean.parseBoolean``)."""
         raw = self.get(key)
-        return default if raw is None else raw.strip().lower() == "true"  # Boolean.valueOf
+        return default if raw is None else raw.strip().lower() == "true"
 
     def _source(self, agent: str, name: str) -> SourceFacts:
         p = f"{agent}.sources.{name}."
@@ -292,7 +246,7 @@ class FlumeConfig:
             InterceptorFacts(
                 name=i,
                 type=(self.get(f"{p}interceptors.{i}.type") or "").strip(),
-                preserve_existing=self._bool(f"{p}interceptors.{i}.preserveExisting", False),
+                preserve_existing=self.bool_value(f"{p}interceptors.{i}.preserveExisting", False),
                 header_name=(self.get(f"{p}interceptors.{i}.headerName") or "timestamp").strip(),
             )
             for i in self._names(f"{p}interceptors")
@@ -303,7 +257,7 @@ class FlumeConfig:
             type=(self.get(f"{p}type") or "").strip(),
             topics=tuple(t.strip() for t in topics_raw.split(",") if t.strip()),
             topics_regex=self.get(f"{p}kafka.topics.regex"),
-            use_flume_event_format=self._bool(f"{p}useFlumeEventFormat", False),
+            use_flume_event_format=self.bool_value(f"{p}useFlumeEventFormat", False),
             interceptors=interceptors,
             key_prefix=p,
         )
@@ -317,12 +271,12 @@ class FlumeConfig:
             name=name,
             type=ctype,
             topic=(self.get(f"{p}kafka.topic") or "flume-channel") if is_kafka else None,
-            parse_as_flume_event=self._bool(f"{p}parseAsFlumeEvent", True) if is_kafka else None,
+            parse_as_flume_event=self.bool_value(f"{p}parseAsFlumeEvent", True) if is_kafka else None,
             key_prefix=p,
         )
 
-    def hdfs_sink(self, agent: str, sink: str) -> HdfsSinkSettings:
-        """Typed settings of HDFS sink ``sink`` of ``agent``; errors name the file, agent and sink."""
+    def sink_prefix(self, agent: str, sink: str) -> str:
+        """``<agent>.sinks.<sink>.`` after checking the sink is listed and is an HDFS sink (errors name both)."""
         listed = self.sinks(agent)
         if sink not in listed:
             known = ", ".join(listed) or "none"
@@ -335,6 +289,31 @@ class FlumeConfig:
             raise FlumeConfigError(
                 f"{self.where(p + 'type')}: sink {sink!r} of agent {agent!r} is type {stype!r}, not an HDFS sink"
             )
+        return p
+
+    def _file_settings(self, p: str) -> dict[str, Any]:
+        """The sink's file naming, format and rolling settings, Flume 1.11.0 defaults filled in."""
+        empty_in_use_suffix = self.bool_value(f"{p}hdfs.emptyInUseSuffix", False)
+        in_use_suffix = self.get(f"{p}hdfs.inUseSuffix", naming.DEFAULT_IN_USE_SUFFIX) or ""
+        return {
+            "file_prefix": self.get(f"{p}hdfs.filePrefix", naming.DEFAULT_FILE_PREFIX) or "",
+            "file_suffix": self.get(f"{p}hdfs.fileSuffix", "") or "",
+            "in_use_prefix": self.get(f"{p}hdfs.inUsePrefix", "") or "",
+            "in_use_suffix": "" if empty_in_use_suffix else in_use_suffix,
+            "file_type": (self.get(f"{p}hdfs.fileType") or naming.DEFAULT_FILE_TYPE).strip(),
+            "serializer": (self.get(f"{p}serializer") or naming.DEFAULT_SERIALIZER).strip(),
+            "write_format": (self.get(f"{p}hdfs.writeFormat") or "Writable").strip(),
+            "codec": (self.get(f"{p}hdfs.codeC") or "").strip() or None,
+            "roll_interval": self._int(f"{p}hdfs.rollInterval", 30),
+            "roll_size": self._int(f"{p}hdfs.rollSize", 1024),
+            "roll_count": self._int(f"{p}hdfs.rollCount", 10),
+            "idle_timeout": self._int(f"{p}hdfs.idleTimeout", 0),
+            "batch_size": self._int(f"{p}hdfs.batchSize", 100),
+        }
+
+    def hdfs_sink(self, agent: str, sink: str) -> HdfsSinkSettings:
+        """Typed settings of HDFS sink ``sink`` of ``agent``; errors name the file, agent and sink."""
+        p = self.sink_prefix(agent, sink)
         path = self.get(f"{p}hdfs.path")
         if not path:
             raise FlumeConfigError(f"{self.source}: sink {sink!r} of agent {agent!r} has no hdfs.path")
@@ -344,13 +323,10 @@ class FlumeConfig:
         channel = self._channel(agent, channel_name) if channel_name else None
         sources = tuple(
             self._source(agent, s)
-            for s in self._names(f"{agent}.sources")
-            if channel_name
-            and channel_name
-            in self._names(f"{agent}.sources.{s}.channels") + self._names(f"{agent}.sources.{s}.channel")
+            for s in self.sources(agent)
+            if channel_name and channel_name in self.source_channels(agent, s)
         )
         tz = self.get(f"{p}hdfs.timeZone")
-        empty_in_use_suffix = self._bool(f"{p}hdfs.emptyInUseSuffix", False)
         return HdfsSinkSettings(
             agent=agent,
             sink=sink,
@@ -358,28 +334,39 @@ class FlumeConfig:
             namenode=namenode,
             path_template=path_part,
             time_zone=tz.strip() if tz else None,
-            round=self._bool(f"{p}hdfs.round", False),
+            round=self.bool_value(f"{p}hdfs.round", False),
             round_value=self._int(f"{p}hdfs.roundValue", 1),
             round_unit=(self.get(f"{p}hdfs.roundUnit") or "second").strip(),
-            use_local_timestamp=self._bool(f"{p}hdfs.useLocalTimeStamp", False),
-            file_prefix=self.get(f"{p}hdfs.filePrefix", naming.DEFAULT_FILE_PREFIX) or "",
-            file_suffix=self.get(f"{p}hdfs.fileSuffix", "") or "",
-            in_use_prefix=self.get(f"{p}hdfs.inUsePrefix", "") or "",
-            in_use_suffix="" if empty_in_use_suffix else (self.get(f"{p}hdfs.inUseSuffix", naming.DEFAULT_IN_USE_SUFFIX) or ""),
-            file_type=(self.get(f"{p}hdfs.fileType") or naming.DEFAULT_FILE_TYPE).strip(),
-            serializer=(self.get(f"{p}serializer") or naming.DEFAULT_SERIALIZER).strip(),
-            write_format=(self.get(f"{p}hdfs.writeFormat") or "Writable").strip(),
-            codec=(self.get(f"{p}hdfs.codeC") or "").strip() or None,
-            roll_interval=self._int(f"{p}hdfs.rollInterval", 30),
-            roll_size=self._int(f"{p}hdfs.rollSize", 1024),
-            roll_count=self._int(f"{p}hdfs.rollCount", 10),
-            idle_timeout=self._int(f"{p}hdfs.idleTimeout", 0),
-            batch_size=self._int(f"{p}hdfs.batchSize", 100),
+            use_local_timestamp=self.bool_value(f"{p}hdfs.useLocalTimeStamp", False),
+            **self._file_settings(p),
             channel=channel,
             sources=sources,
             source_file=self.source,
             key_lines={k: v[1] for k, v in self.props.items() if k.startswith(p)},
         )
+
+    def kafka_consumers(self, agent: str, sink: str) -> tuple[FlumeKafkaConsumer, ...]:
+        """Every Kafka consumer that feeds HDFS sink ``sink`` of ``agent``: its KafkaChannel, or each KafkaSource
+        putting into its channel (see :mod:`flume_consumer` for Flume 1.11's defaults and commit semantics).
+
+        :raises FlumeConfigError: naming file, agent, sink and property (no channel, no Kafka consumer, no
+            bootstrap servers, no topics).
+        """
+        from airflow_flume_provider.flume_consumer import kafka_consumers
+
+        return kafka_consumers(self, agent, sink)
+
+    def kafka_consumer(self, agent: str, sink: str) -> FlumeKafkaConsumer:
+        """The one Kafka consumer feeding HDFS sink ``sink``; several KafkaSources raise (use
+        :meth:`kafka_consumers`, whose every group must catch up)."""
+        found = self.kafka_consumers(agent, sink)
+        if len(found) > 1:
+            names = ", ".join(f"{c.component} (group {c.group_id!r})" for c in found)
+            raise FlumeConfigError(
+                f"{self.source}: sink {sink!r} of agent {agent!r} is fed by {len(found)} Kafka sources through "
+                f"channel {found[0].channel!r}: {names}; use kafka_consumers() and require every group to catch up"
+            )
+        return found[0]
 
 
 def load_flume_config(path: str | Path) -> FlumeConfig:
@@ -394,101 +381,3 @@ def load_flume_config(path: str | Path) -> FlumeConfig:
     except UnicodeDecodeError:
         text = data.decode("latin-1")
     return FlumeConfig(parse_properties(text, str(p)), str(p))
-
-
-# -- lint ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A problem with event-time partitioning: which key, why, and the fix."""
-
-    code: str
-    severity: Literal["warning", "error"]
-    key: str
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"{self.severity.upper()} {self.code} {self.key}: {self.message} Fix: {self.fix}"
-
-
-def lint(settings: HdfsSinkSettings) -> list[Finding]:
-    """Findings a user must see before trusting event-time partitioning of this sink."""
-    s = settings
-    out: list[Finding] = []
-    if s.use_local_timestamp:
-        out.append(Finding(
-            "use-local-timestamp", "error", s.key("hdfs.useLocalTimeStamp"),
-            "hdfs.useLocalTimeStamp=true files events by the sink's clock (ingestion time), ignoring the "
-            "event's timestamp header; replays land in today's directory.",
-            f"set {s.key('hdfs.useLocalTimeStamp')} = false",
-        ))  # fmt: skip
-    if s.time_zone is None:
-        out.append(Finding(
-            "time-zone-unset", "warning", s.key("hdfs.timeZone"),
-            "hdfs.timeZone is unset: the Flume JVM's default zone decides the day/hour directories, so "
-            "paths change with the host's zone.",
-            f"set {s.key('hdfs.timeZone')} = UTC (or the zone your partitions are defined in)",
-        ))  # fmt: skip
-    else:
-        try:
-            java_time_zone(s.time_zone)
-        except ValueError:
-            out.append(Finding(
-                "time-zone-unknown", "error", s.key("hdfs.timeZone"),
-                f"hdfs.timeZone {s.time_zone!r} is not a known zone ID; Flume silently falls back to GMT.",
-                f"set {s.key('hdfs.timeZone')} to an IANA zone ID such as UTC or Asia/Kolkata",
-            ))  # fmt: skip
-    if s.round:
-        if not s.round_unit_valid:
-            out.append(Finding(
-                "round-unit-invalid", "error", s.key("hdfs.roundUnit"),
-                f"hdfs.roundUnit {s.round_unit!r} is not second, minute or hour; Flume disables rounding "
-                "and only logs a warning.",
-                f"set {s.key('hdfs.roundUnit')} to second, minute or hour",
-            ))  # fmt: skip
-        limit = 24 if s.round_unit.lower() == "hour" else 60
-        if not 0 < s.round_value <= limit:
-            out.append(Finding(
-                "round-value-invalid", "error", s.key("hdfs.roundValue"),
-                f"hdfs.roundValue {s.round_value} must be > 0 and <= {limit} for roundUnit "
-                f"{s.round_unit!r}; the Flume sink fails to start.",
-                f"set {s.key('hdfs.roundValue')} to a value in 1..{limit}",
-            ))  # fmt: skip
-    if s.in_use_suffix and not s.in_use_prefix.startswith(("_", ".")):
-        out.append(Finding(
-            "in-use-visible", "warning", s.key("hdfs.inUsePrefix"),
-            f"files being written are named '{s.in_use_prefix}{s.file_prefix}.<n>{s.file_suffix}"
-            f"{s.in_use_suffix}': Hadoop's FileInputFormat (Hive, Spark) hides only names starting with "
-            "'_' or '.', so half-written files are read.",
-            f"set {s.key('hdfs.inUsePrefix')} = _",
-        ))  # fmt: skip
-    for src in s.sources:
-        for ic in src.interceptors:
-            if ic.is_timestamp and not ic.preserve_existing and ic.header_name == "timestamp":
-                key = f"{src.key_prefix}interceptors.{ic.name}.preserveExisting"
-                out.append(Finding(
-                    "timestamp-interceptor-overwrites", "error", key,
-                    f"source {src.name!r} has a timestamp interceptor {ic.name!r} with preserveExisting=false: "
-                    "it overwrites the event's timestamp header with the ingest clock.",
-                    f"remove interceptor {ic.name!r} from {src.key_prefix}interceptors or set {key} = true",
-                ))  # fmt: skip
-        if src.is_kafka and not src.use_flume_event_format:
-            key = f"{src.key_prefix}useFlumeEventFormat"
-            out.append(Finding(
-                "kafka-source-raw", "error", key,
-                f"Kafka source {src.name!r} has useFlumeEventFormat=false: each Flume envelope is written as raw "
-                "bytes, its timestamp header is lost and the Kafka record time decides the directory.",
-                f"set {key} = true",
-            ))  # fmt: skip
-    ch = s.channel
-    if ch is not None and ch.is_kafka and ch.parse_as_flume_event is False:
-        key = f"{ch.key_prefix}parseAsFlumeEvent"
-        out.append(Finding(
-            "kafka-channel-raw", "error", key,
-            f"Kafka channel {ch.name!r} has parseAsFlumeEvent=false: envelopes are passed on as raw bytes and "
-            "the timestamp header is lost.",
-            f"set {key} = true (the default)",
-        ))  # fmt: skip
-    return out

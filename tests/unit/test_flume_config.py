@@ -8,10 +8,12 @@ import pytest
 
 from airflow_flume_provider.flume_config import (
     FlumeConfigError,
+    HdfsSinkSettings,
     lint,
     load_flume_config,
     parse_properties,
 )
+from airflow_flume_provider.flume_consumer import FlumeKafkaConsumer
 
 DATA = Path(__file__).parent / "data"
 CLEAN = DATA / "flume_clean.conf"
@@ -87,7 +89,7 @@ def test_clean_config_settings_and_no_findings() -> None:
         100,
     )
     assert (k1.file_type, k1.serializer, k1.codec) == ("DataStream", "TEXT", None)
-    assert k1.channel is not None and k1.channel.type == "memory" and k1.channel.parse_as_flume_event is None
+    assert k1.channel is not None and k1.channel.type == "file" and k1.channel.parse_as_flume_event is None
     (src,) = k1.sources
     assert src.name == "src1" and src.is_kafka and src.use_flume_event_format
     assert src.topics == ("orders", "payments")
@@ -160,7 +162,8 @@ def test_bad_config_reports_every_finding_with_key_and_fix() -> None:
 
     k2 = cfg.hdfs_sink("bad", "k2")
     codes = {f.code for f in lint(k2)}
-    assert codes == {"time-zone-unknown", "round-value-invalid"}
+    # c2 is a memory channel fed by Kafka source s2: events it holds are lost on a crash.
+    assert codes == {"time-zone-unknown", "round-value-invalid", "memory-channel-loses-events"}
     with pytest.raises(ValueError, match="<= 24"):
         k2.path_template_obj()
 
@@ -210,17 +213,195 @@ def test_empty_in_use_suffix_and_boolean_parsing(tmp_path: Path) -> None:
     assert lint(s) == []
 
 
+STACK_CONF = Path(__file__).resolve().parents[2] / "stack" / "conf"
+
+
+def _expected_durability(settings: HdfsSinkSettings) -> list[str]:
+    """The memory-channel warning exactly where a KafkaSource puts into a memory channel."""
+    volatile = settings.channel is not None and settings.channel.kind == "memory"
+    return ["memory-channel-loses-events"] if volatile and any(s.is_kafka for s in settings.sources) else []
+
+
 def test_stack_config_has_no_finding() -> None:
-    """The stack's agent is configured for event-time partitioning: every sink lints clean."""
-    stack_conf = Path(__file__).resolve().parents[2] / "stack" / "conf" / "flume.conf"
-    cfg = load_flume_config(stack_conf)
+    """The stack's agent is configured for event-time partitioning: every sink lints clean, except the warning
+    that its memory channels (the KafkaSource topology) lose what they hold on a crash."""
+    cfg = load_flume_config(STACK_CONF / "flume.conf")
     assert cfg.sinks("agent"), "no sinks in the stack's flume.conf"
     for sink in cfg.sinks("agent"):
-        assert lint(cfg.hdfs_sink("agent", sink)) == [], sink
+        settings = cfg.hdfs_sink("agent", sink)
+        assert [f.code for f in lint(settings)] == _expected_durability(settings), sink
 
 
 def test_stack_ingest_time_agent_is_flagged() -> None:
     """The contrast agent (plain values, filed by ingestion time) is exactly what the linter warns about."""
-    conf = Path(__file__).resolve().parents[2] / "stack" / "conf" / "flume-ingest-time.conf"
-    findings = lint(load_flume_config(conf).hdfs_sink("ingest", "k_raw"))
-    assert [f.code for f in findings] == ["kafka-source-raw"]
+    settings = load_flume_config(STACK_CONF / "flume-ingest-time.conf").hdfs_sink("ingest", "k_raw")
+    assert [f.code for f in lint(settings)] == ["kafka-source-raw", *_expected_durability(settings)]
+
+
+# -- the Kafka consumer feeding a sink (issue 11) ---------------------------------------------------------------
+
+TOPOLOGIES = DATA / "flume_kafka_topologies.conf"
+
+
+def test_kafka_channel_consumer_takes_flume_1_11_defaults() -> None:
+    cfg = load_flume_config(TOPOLOGIES)
+    c = cfg.kafka_consumer("chan", "k_defaults")
+    assert c == FlumeKafkaConsumer(
+        agent="chan",
+        sink="k_defaults",
+        topology="kafka_channel",
+        component="c_defaults",
+        channel="c_defaults",
+        channel_type="kafka",
+        bootstrap_servers="b1:9092,b2:9092",
+        group_id="flume",  # KafkaChannelConfiguration.DEFAULT_GROUP_ID
+        topics=("flume-channel",),  # KafkaChannelConfiguration.DEFAULT_TOPIC
+        topics_regex=None,
+        flume_event_format=True,  # DEFAULT_PARSE_AS_FLUME_EVENT
+        key_prefix="chan.channels.c_defaults.",
+        source_file=str(TOPOLOGIES),
+    )
+    assert c.committed_means_in_hdfs
+    assert lint(cfg.hdfs_sink("chan", "k_defaults")) == []
+
+
+def test_kafka_channel_consumer_explicit_and_legacy_names() -> None:
+    cfg = load_flume_config(TOPOLOGIES)
+    c = cfg.kafka_consumer("chan", "k_explicit")
+    assert (c.topics, c.group_id, c.flume_event_format) == (("events-channel",), "flume-events", False)
+    legacy = cfg.kafka_consumer("chan", "k_legacy")
+    assert (legacy.bootstrap_servers, legacy.topics, legacy.group_id) == (
+        "old:9092",
+        ("old-topic",),
+        "old-group",
+    )
+    # parseAsFlumeEvent=false drops the envelope, and with it the timestamp header
+    (finding,) = lint(cfg.hdfs_sink("chan", "k_explicit"))
+    assert (finding.code, finding.key) == ("kafka-channel-raw", "chan.channels.c_explicit.parseAsFlumeEvent")
+
+
+def test_kafka_source_consumer_defaults_and_memory_channel_warning() -> None:
+    cfg = load_flume_config(TOPOLOGIES)
+    c = cfg.kafka_consumer("src", "k_list")
+    assert (c.topology, c.component, c.channel, c.channel_type) == (
+        "kafka_source",
+        "s_list",
+        "c_mem",
+        "memory",
+    )
+    assert (c.bootstrap_servers, c.topics, c.topics_regex) == ("b1:9092", ("orders", "payments"), None)
+    assert c.group_id == "flume"  # KafkaSourceConstants.DEFAULT_GROUP_ID
+    assert c.flume_event_format is False  # KafkaSourceConstants.DEFAULT_AVRO_EVENT
+    assert not c.committed_means_in_hdfs
+    by_code = {f.code: f for f in lint(cfg.hdfs_sink("src", "k_list"))}
+    assert set(by_code) == {"kafka-source-raw", "memory-channel-loses-events"}
+    loss = by_code["memory-channel-loses-events"]
+    assert loss.severity == "warning" and loss.key == "src.channels.c_mem.type"
+    assert "'s_list'" in loss.message and "crash" in loss.message and "no lag" in loss.message
+    assert "KafkaChannel" in loss.fix and "remove the source" in loss.fix
+
+
+def test_kafka_source_regex_wins_and_file_channel_is_durable() -> None:
+    cfg = load_flume_config(TOPOLOGIES)
+    c = cfg.kafka_consumer("src", "k_regex")
+    assert (c.topics, c.topics_regex, c.group_id) == ((), "^clicks-.*", "flume-clicks")
+    assert (c.channel_type, c.flume_event_format) == ("file", True)
+    assert lint(cfg.hdfs_sink("src", "k_regex")) == []
+
+
+def test_kafka_source_legacy_names_and_spillable_memory() -> None:
+    cfg = load_flume_config(TOPOLOGIES)
+    c = cfg.kafka_consumer("src", "k_spill")
+    assert (c.topics, c.group_id, c.channel_type) == (("old-topic",), "old-group", "spillablememory")
+    assert [f.code for f in lint(cfg.hdfs_sink("src", "k_spill"))] == ["memory-channel-loses-events"]
+
+
+def test_several_kafka_sources_are_all_returned() -> None:
+    cfg = load_flume_config(TOPOLOGIES)
+    found = cfg.kafka_consumers("src", "k_two")
+    assert [(c.component, c.group_id, c.bootstrap_servers, c.topics) for c in found] == [
+        ("s_a", "group-a", "b1:9092", ("a",)),
+        ("s_b", "group-b", "b2:9092", ("b",)),
+    ]
+    assert {c.channel_type for c in found} == {"memory"}  # the class name maps to the alias
+    with pytest.raises(FlumeConfigError, match=r"fed by 2 Kafka sources.*s_a \(group 'group-a'\), s_b"):
+        cfg.kafka_consumer("src", "k_two")
+    (finding,) = lint(cfg.hdfs_sink("src", "k_two"))
+    assert finding.code == "memory-channel-loses-events" and "'s_a', 's_b'" in finding.message
+
+
+def test_sinks_without_a_kafka_consumer_raise_naming_agent_sink_and_property() -> None:
+    cfg = load_flume_config(TOPOLOGIES)
+    with pytest.raises(
+        FlumeConfigError,
+        match=r"flume_kafka_topologies\.conf:\d+: no Kafka consumer feeds sink 'k_exec' of agent 'src': its "
+        r"channel 'c_exec' is type 'memory'.*sources feeding it: s_exec \(exec\)",
+    ):
+        cfg.kafka_consumer("src", "k_exec")
+    with pytest.raises(
+        FlumeConfigError, match=r"sink 'k_nochannel' of agent 'src' has no src\.sinks\.k_nochannel\.channel"
+    ):
+        cfg.kafka_consumers("src", "k_nochannel")
+    with pytest.raises(FlumeConfigError, match=r"agent 'src' has no sink 'nope'"):
+        cfg.kafka_consumer("src", "nope")
+
+
+@pytest.mark.parametrize(
+    ("lines", "error"),
+    [
+        (
+            "a.channels.c.type = org.apache.flume.channel.kafka.KafkaChannel\n",
+            r"x\.conf:1: Kafka channel 'c' of agent 'a' has no a\.channels\.c\.kafka\.bootstrap\.servers",
+        ),
+        (
+            "a.sources = s\na.sources.s.type = org.apache.flume.source.kafka.KafkaSource\na.sources.s.channels = c\n"
+            "a.sources.s.kafka.topics = t\na.sources.s.zookeeperConnect = zk:2181\na.channels.c.type = memory\n",
+            r"x\.conf:2: Kafka source 's' of agent 'a' has no a\.sources\.s\.kafka\.bootstrap\.servers.*ZooKeeper",
+        ),
+        (
+            "a.sources = s\na.sources.s.type = org.apache.flume.source.kafka.KafkaSource\na.sources.s.channels = c\n"
+            "a.sources.s.kafka.bootstrap.servers = b:9092\na.sources.s.kafka.topics = ,\na.channels.c.type = memory\n",
+            r"x\.conf:2: Kafka source 's' of agent 'a' has neither a\.sources\.s\.kafka\.topics nor .*regex",
+        ),
+    ],
+)
+def test_kafka_consumer_missing_brokers_or_topics(tmp_path: Path, lines: str, error: str) -> None:
+    conf = tmp_path / "x.conf"
+    conf.write_text(
+        lines + "a.sinks = k\na.sinks.k.type = hdfs\na.sinks.k.channel = c\na.sinks.k.hdfs.path = /p\n"
+    )
+    with pytest.raises(FlumeConfigError, match=error):
+        load_flume_config(conf).kafka_consumer("a", "k")
+
+
+def test_stack_consumers_for_both_topologies() -> None:
+    """The stack's KafkaSource pipeline and its lossless KafkaChannel agent, read from the committed configs."""
+    source = load_flume_config(STACK_CONF / "flume.conf").kafka_consumer("agent", "k_events")
+    assert (source.topology, source.topics, source.group_id) == (
+        "kafka_source",
+        ("flume-events",),
+        "flume-events",
+    )
+    assert source.bootstrap_servers == "127.0.0.1:29092" and source.flume_event_format
+    lossless_conf = load_flume_config(STACK_CONF / "flume-kafka-channel.conf")
+    channel = lossless_conf.kafka_consumer("lossless", "k_lossless")
+    assert (channel.topology, channel.topics, channel.group_id) == (
+        "kafka_channel",
+        ("flume-channel-events",),
+        "flume-channel-events",
+    )
+    assert channel.committed_means_in_hdfs and channel.flume_event_format
+    assert lint(lossless_conf.hdfs_sink("lossless", "k_lossless")) == []
+
+
+def test_kafka_channel_legacy_names_count_only_when_the_new_key_is_absent(tmp_path: Path) -> None:
+    """KafkaChannel.translateOldProps: an empty new key is not replaced by the old one; the default applies."""
+    conf = tmp_path / "x.conf"
+    conf.write_text(
+        "a.channels = c\na.channels.c.type = org.apache.flume.channel.kafka.KafkaChannel\n"
+        "a.channels.c.kafka.bootstrap.servers = b:9092\na.channels.c.kafka.consumer.group.id =\n"
+        "a.channels.c.groupId = old\na.channels.c.kafka.topic =\na.channels.c.topic = old-topic\n"
+        "a.sinks = k\na.sinks.k.type = hdfs\na.sinks.k.channel = c\na.sinks.k.hdfs.path = /p\n"
+    )
+    c = load_flume_config(conf).kafka_consumer("a", "k")
+    assert (c.group_id, c.topics) == ("flume", ("flume-channel",))
