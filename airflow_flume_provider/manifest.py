@@ -23,6 +23,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from airflow_flume_provider.timeutil import iso_ms
+
 MANIFEST_VERSION = 1
 TOTAL_KEYS = (
     "read",
@@ -110,3 +112,56 @@ def merge_manifests(manifests: Iterable[Mapping[str, Any] | None]) -> dict[str, 
         "attempts": max(int(m.get("attempts", 1)) for m in items),
         "parts": sum(int(m.get("parts", 1)) for m in items),
     }
+
+
+def describe_source(source: Any) -> str:
+    """A replay source as one line (its path, topic, or the spec as text)."""
+    if isinstance(source, str):
+        return source
+    return str(source.get("path") or source.get("topic") or source)
+
+
+def build_manifest(
+    *,
+    topic: str,
+    dry_run: bool,
+    source: Any,
+    window_ms: tuple[int, int],
+    sink: Mapping[str, Any] | None,
+    counts: tuple[Mapping[str, int], Mapping[str, int], Mapping[str, int]],
+    timing: tuple[float, float, float, int],
+    attempts: int,
+    dead_letter: str | None,
+    checkpoint: str | None,
+) -> dict[str, Any]:
+    """The manifest of one replay task.
+
+    :param counts: (totals, partitions, duplicates), cumulative over attempts.
+    :param timing: (started_at of the first attempt, start and end of this attempt, events it produced).
+    """
+    totals, partitions, duplicates = counts
+    first_started_at, started_at, finished_at, produced = timing
+    start_ms, end_ms = window_ms
+    seconds = finished_at - started_at  # this attempt
+    return {
+        "version": MANIFEST_VERSION,
+        "topic": topic,
+        "dry_run": dry_run,
+        "sources": [describe_source(source)],
+        "window": {"start_ms": start_ms, "end_ms": end_ms, "start": iso_ms(start_ms), "end": iso_ms(end_ms)},
+        "sink": sink,
+        "partitions": dict(partitions),
+        "duplicates": dict(duplicates),
+        "totals": dict(totals),
+        "timings": {
+            "started_at": round(float(first_started_at), 3),
+            "finished_at": round(finished_at, 3),
+            "seconds": round(seconds, 3),
+            "events_per_s": round(produced / seconds, 1) if seconds > 0 else 0.0,
+        },
+        "attempts": attempts,
+        "parts": 1,
+        "dead_letter": dead_letter,
+        "checkpoint": checkpoint,
+    }
+

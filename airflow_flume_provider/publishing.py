@@ -48,7 +48,7 @@ class Publisher:
     def __init__(self, spec: PublishSpec) -> None:
         self.spec = spec
         self.report = spec.report if spec.report is not None else PublishReport(topic=spec.topic)
-        self.report.topic, self.report.dry_run, self.report.started_at = spec.topic, spec.dry_run, time.time()
+        self.report.topic, self.report.dry_run = spec.topic, spec.dry_run
         self.builder = MessageBuilder(spec, self.report)
         id_header = spec.event_id_header if spec.event_id is not None else None
         self.delivery = DeliveryTracker(self.builder.path_of, id_header)
@@ -71,7 +71,7 @@ class Publisher:
         if producer is not None:
             self.delivery.outstanding = getattr(producer, "__len__", None)
         self._producer = producer
-        self._t0 = time.monotonic()
+        report.started_at, self._t0 = time.time(), time.monotonic()
         aborted: str | None = None
         try:
             aborted, last_record = self._loop(records, producer, timeout_ms)

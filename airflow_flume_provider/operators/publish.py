@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_flume_provider.event_time import check_on_invalid
 from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
 
 
@@ -41,6 +42,7 @@ class PublishFlumeEventsOperator(BaseOperator):
     :param headers: static envelope headers; :param key_field: Kafka key field (None: no key).
     :param event_id_field: field sent as header ``event_id_header``.
     :param sink_path_template: Flume ``hdfs.path`` for per-partition counts in the report.
+    :param producer_factory: builds the Kafka producer from its config (see :class:`FlumeKafkaHook`).
     """
 
     template_fields: Sequence[str] = (
@@ -82,6 +84,7 @@ class PublishFlumeEventsOperator(BaseOperator):
         kafka_conn_id: str = "kafka_default",
         delivery_timeout_s: float | None = None,
         producer_config: dict[str, Any] | None = None,
+        producer_factory: Callable[[dict[str, Any]], Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -91,8 +94,7 @@ class PublishFlumeEventsOperator(BaseOperator):
             callable(producer_function) or isinstance(producer_function, str)
         ):
             raise TypeError("producer_function must be a callable or a dotted path string")
-        if on_invalid not in ("fail", "skip", "now"):
-            raise ValueError(f"on_invalid must be 'fail', 'skip' or 'now' (got {on_invalid!r})")
+        check_on_invalid(on_invalid)
         if on_invalid == "skip" and not dead_letter_path:
             raise ValueError("on_invalid='skip' needs dead_letter_path (skipped records are kept there)")
         if headers is not None and not isinstance(headers, dict):
@@ -116,6 +118,7 @@ class PublishFlumeEventsOperator(BaseOperator):
         self.kafka_conn_id = kafka_conn_id
         self.delivery_timeout_s = delivery_timeout_s
         self.producer_config = producer_config
+        self.producer_factory = producer_factory
 
     def _records(self) -> Iterable[Any]:
         if self.producer_function is not None:
@@ -149,6 +152,7 @@ class PublishFlumeEventsOperator(BaseOperator):
             self.kafka_conn_id,
             producer_config=self.producer_config,
             delivery_timeout_s=self.delivery_timeout_s,
+            producer_factory=self.producer_factory,
         )
         report = hook.publish(
             self._records(),

@@ -1,118 +1,47 @@
 """ReplayFlumeEventsOperator: republish stored events to Kafka so Flume files each one by its original time.
 
-Guarantees (precisely):
-
-* **At-least-once.** The task succeeds only when every event it produced was acknowledged by Kafka
-  (``acks=all``, idempotent producer); otherwise it fails with the counts.
-* **Checkpoints.** Every ``checkpoint_every`` produced events the producer is flushed; once *all* of them are
-  acknowledged, the position of the last one per source unit (file byte offset / Avro block, or Kafka
-  partition offset) and the cumulative counts are saved atomically (keyed by dag/task/run/map index).
-  A retry resumes after that position.
-* **Duplicates** come only from the in-flight window of a failed attempt: events acknowledged after its last
-  checkpoint (at most ``checkpoint_every`` per failure) are sent again by the retry. They are counted per
-  partition in the manifest's ``duplicates`` (exactly, from the delivery reports), so a partition finally holds
-  ``partitions[p] + duplicates[p]`` events. Messages whose delivery timed out (``totals.in_doubt``) may or
-  may not have been written by the broker; they are resent, so each may add one more copy.
-* **Nothing is dropped uncounted**: out-of-window events, invalid event times, bad input lines/blocks and
-  dead-lettered records are all in ``totals``; skipped records are in the dead-letter file with the reason.
-* A completed run keeps its checkpoint: running the same dag/task/run/map index again returns the stored
-  manifest without sending anything (``resume=False`` forces a new replay).
+The operator resolves the templated arguments and the run's context (window, checkpoint and dead-letter
+paths) and calls the core replay engine (:mod:`airflow_flume_provider.replay`, where the guarantees are
+stated: at-least-once, checkpoints and resume, counted duplicates, nothing dropped uncounted).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import logging
-import os
-import re
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook, PublishProgress, PublishReport
-from airflow_flume_provider.manifest import MANIFEST_VERSION, TOTAL_KEYS, add_counts, empty_totals
-from airflow_flume_provider.sources import (
-    BAD_INPUT_POLICIES,
-    AvroFileSource,
-    DeadLetterWriter,
-    JsonLinesSource,
-    SourceRecord,
-    open_source,
+from airflow_flume_provider.checkpoint import CheckpointStore, default_checkpoint_dir
+from airflow_flume_provider.event_time import check_on_invalid
+from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
+from airflow_flume_provider.replay import ReplayRun, ReplaySpec, sink_from_flume_config, sink_from_template
+from airflow_flume_provider.sources import BAD_INPUT_POLICIES
+from airflow_flume_provider.timeutil import iso_ms, to_ms
+
+#: Operator arguments handed to the replay engine unchanged (same names in :class:`ReplaySpec`).
+_ENGINE_ARGS = (
+    "source",
+    "topic",
+    "event_time_field",
+    "event_time_unit",
+    "assume_tz",
+    "on_invalid",
+    "on_bad_input",
+    "headers",
+    "event_id_field",
+    "event_id_header",
+    "key_field",
+    "rate_limit",
+    "dry_run",
+    "resume",
+    "checkpoint_every",
+    "avro_body",
+    "avro_body_schema",
+    "webhdfs_conn_id",
+    "progress_interval_s",
 )
-
-log = logging.getLogger(__name__)
-
-CHECKPOINT_VERSION = 1
-CHECKPOINT_DIR_ENV = "AIRFLOW__FLUME_PROVIDER__CHECKPOINT_DIR"
-
-
-def default_checkpoint_dir() -> Path:
-    """``$AIRFLOW__FLUME_PROVIDER__CHECKPOINT_DIR``, else ``$AIRFLOW_HOME/flume_replay``."""
-    configured = os.environ.get(CHECKPOINT_DIR_ENV)
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "flume_replay"
-
-
-def _safe(part: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9._=+-]", "_", str(part)) or "_"
-
-
-class CheckpointStore:
-    """One JSON checkpoint file per dag/task/run/map index, written atomically."""
-
-    def __init__(
-        self, directory: str | Path, *, dag_id: str, task_id: str, run_id: str, map_index: int
-    ) -> None:
-        self.key = {"dag_id": dag_id, "task_id": task_id, "run_id": run_id, "map_index": map_index}
-        self.dir = Path(directory) / _safe(dag_id) / _safe(task_id) / _safe(run_id)
-        self.path = self.dir / f"map_{map_index}.checkpoint.json"
-
-    def load(self) -> dict[str, Any] | None:
-        """The saved state, or None."""
-        if not self.path.exists():
-            return None
-        try:
-            state = json.loads(self.path.read_text())
-        except ValueError as exc:
-            raise ValueError(
-                f"checkpoint {self.path} is unreadable ({exc}); delete it to start over"
-            ) from None
-        if state.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"checkpoint {self.path} has unsupported version {state.get('version')!r}")
-        return state
-
-    def save(self, state: Mapping[str, Any]) -> None:
-        """Write atomically (temp file, fsync, rename)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as fh:
-            json.dump({**state, "version": CHECKPOINT_VERSION, "key": self.key}, fh, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-
-
-def to_ms(value: Any, what: str) -> int:
-    """Epoch ms from an int (ms), datetime or ISO-8601 string (UTC when no offset); error names ``what``."""
-    from airflow_flume_provider.event_time import InvalidEventTime, to_epoch_ms
-
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    try:
-        return to_epoch_ms(value, unit="ms", assume_tz="UTC")
-    except (InvalidEventTime, ValueError, TypeError) as exc:
-        raise ValueError(f"{what}: {exc}") from None
-
-
-def _iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class ReplayFlumeEventsOperator(BaseOperator):
@@ -144,6 +73,7 @@ class ReplayFlumeEventsOperator(BaseOperator):
     :param delivery_timeout_s: per-message delivery timeout (``message.timeout.ms``).
     :param producer_config: librdkafka overrides on top of the connection's extra.
     :param progress_interval_s: seconds between progress log lines.
+    :param producer_factory: builds the Kafka producer from its config (see :class:`FlumeKafkaHook`).
     """
 
     template_fields: Sequence[str] = (
@@ -200,11 +130,11 @@ class ReplayFlumeEventsOperator(BaseOperator):
         delivery_timeout_s: float | None = None,
         producer_config: dict[str, Any] | None = None,
         progress_interval_s: float = 5.0,
+        producer_factory: Callable[[dict[str, Any]], Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if on_invalid not in ("fail", "skip", "now"):
-            raise ValueError(f"on_invalid must be 'fail', 'skip' or 'now' (got {on_invalid!r})")
+        check_on_invalid(on_invalid)
         if on_bad_input not in BAD_INPUT_POLICIES:
             raise ValueError(f"on_bad_input must be one of {BAD_INPUT_POLICIES} (got {on_bad_input!r})")
         if sink_path_template and flume_config_path:
@@ -252,6 +182,7 @@ class ReplayFlumeEventsOperator(BaseOperator):
         self.delivery_timeout_s = delivery_timeout_s
         self.producer_config = producer_config
         self.progress_interval_s = progress_interval_s
+        self.producer_factory = producer_factory
 
     # -- resolution of parameters -----------------------------------------------------------------------------
     def window_ms(self, context: Mapping[str, Any]) -> tuple[int, int]:
@@ -262,50 +193,22 @@ class ReplayFlumeEventsOperator(BaseOperator):
             raise ValueError("no replay window: set start and end (the run has no data interval)")
         start_ms, end_ms = to_ms(start, "start"), to_ms(end, "end")
         if start_ms >= end_ms:
-            raise ValueError(f"empty replay window: start {_iso(start_ms)} is not before end {_iso(end_ms)}")
+            raise ValueError(f"empty replay window: start {iso_ms(start_ms)} is not before end {iso_ms(end_ms)}")
         return start_ms, end_ms
 
     def sink(self) -> tuple[Any, dict[str, Any] | None]:
         """The core ``PathTemplate`` of the Flume sink (or None) and its description for the manifest."""
         if self.flume_config_path:
-            from airflow_flume_provider.flume_config import lint, load_flume_config
-
-            settings = load_flume_config(self.flume_config_path).hdfs_sink(self.flume_agent, self.flume_sink)
-            for finding in lint(settings):
-                log.warning("Flume sink %s: [%s] %s", settings.sink, finding.code, finding.message)
-            template = settings.path_template_obj()
-            return template, {
-                "path_template": settings.path_template,
-                "namenode": settings.namenode,
-                "time_zone": settings.time_zone or "UTC",
-                "round": settings.round,
-                "round_value": settings.round_value,
-                "round_unit": settings.round_unit,
-                "flume_config": str(self.flume_config_path),
-                "agent": settings.agent,
-                "sink": settings.sink,
-            }
+            return sink_from_flume_config(self.flume_config_path, self.flume_agent, self.flume_sink)  # type: ignore[arg-type]
         if not self.sink_path_template:
             return None, None
-        from airflow_flume_provider.bucketpath import PathTemplate
-        from airflow_flume_provider.hdfs_uri import split_hdfs_uri
-
-        namenode, path = split_hdfs_uri(self.sink_path_template)
-        template = PathTemplate(
-            path,
+        return sink_from_template(
+            self.sink_path_template,
             time_zone=self.sink_time_zone,
-            need_rounding=self.sink_round,
-            round_unit=self.sink_round_unit,
+            round=self.sink_round,
             round_value=self.sink_round_value,
+            round_unit=self.sink_round_unit,
         )
-        return template, {
-            "path_template": path,
-            "namenode": namenode,
-            "time_zone": self.sink_time_zone,
-            "round": self.sink_round,
-            "round_value": self.sink_round_value,
-            "round_unit": self.sink_round_unit,
-        }
 
     def _paths(self, context: Mapping[str, Any]) -> tuple[CheckpointStore, Path]:
         ti = context.get("ti") or context.get("task_instance")
@@ -331,208 +234,22 @@ class ReplayFlumeEventsOperator(BaseOperator):
     # -- execution ---------------------------------------------------------------------------------------------
     def execute(self, context: Any) -> dict[str, Any]:
         """Replay the source; return the manifest (also to XCom)."""
-        started = time.time()
-        start_ms, end_ms = self.window_ms(context)
+        window = self.window_ms(context)
         template, sink_info = self.sink()
         store, dead_path = self._paths(context)
-        identity = {
-            "source": self.source,
-            "topic": self.topic,
-            "window": [start_ms, end_ms],
-            "sink": sink_info,
-        }
-        state = store.load() if (self.resume and not self.dry_run) else None
-        if state is not None:
-            if state.get("identity") != json.loads(json.dumps(identity)):
-                raise ValueError(
-                    f"checkpoint {store.path} was written for {state.get('identity')}, not {identity}; "
-                    "delete it or set resume=False"
-                )
-            if state.get("complete"):
-                self.log.info("Replay already completed (checkpoint %s); nothing sent again", store.path)
-                return state["manifest"]
-            self.log.info(
-                "Resuming from checkpoint %s (attempt %d)", store.path, state.get("attempts", 1) + 1
-            )
-        state = state or {
-            "identity": identity,
-            "resume": {"units": {}, "done": []},
-            "base": {"totals": empty_totals(), "partitions": {}},
-            "duplicates": {},
-            "dead_letter_bytes": 0,
-            "attempts": 0,
-            "started_at": started,
-        }
-        state["attempts"] = int(state.get("attempts", 0)) + 1
-        dead = DeadLetterWriter(dead_path)
-        dead.truncate(int(state.get("dead_letter_bytes", 0)))
-        reader = open_source(
-            self.source,
-            window_ms=(start_ms, end_ms),
-            on_bad_input=self.on_bad_input,
-            dead_letter=dead,
-            resume=state["resume"],
-            webhdfs_conn_id=self.webhdfs_conn_id,
-            kafka_conn_id=self.source_kafka_conn_id or self.kafka_conn_id,
-            avro_body=self.avro_body,
-            avro_body_schema=self.avro_body_schema,
+        spec = ReplaySpec(
+            **{name: getattr(self, name) for name in _ENGINE_ARGS},
+            window_ms=window,
+            store=store,
+            dead_letter_path=dead_path,
+            sink_template=template,
+            sink_info=sink_info,
+            source_kafka_conn_id=self.source_kafka_conn_id or self.kafka_conn_id,
         )
-        units: dict[str, Any] = dict(state["resume"]["units"])
-        # File readers go through their units one after another, so at a checkpoint the last record handed
-        # over holds the only position that moved; Kafka partitions interleave and are tracked per record.
-        sequential = isinstance(reader, (JsonLinesSource, AvroFileSource))
-
-        def tracked() -> Iterator[SourceRecord]:
-            for rec in reader:
-                units[rec.unit] = rec.token
-                yield rec
-
-        base_totals: dict[str, int] = dict(state["base"]["totals"])
-        base_partitions: dict[str, int] = dict(state["base"]["partitions"])
-        bad_at_start = 0
-        last_cp: dict[str, Any] = {"partitions": {}}
-
-        def cumulative(report: PublishReport) -> tuple[dict[str, int], dict[str, int]]:
-            now = _attempt_totals(report, reader.bad_input - bad_at_start, self.dry_run)
-            totals = {k: base_totals.get(k, 0) + now.get(k, 0) for k in TOTAL_KEYS}
-            totals["duplicates"] = sum(state["duplicates"].values())
-            return totals, add_counts(base_partitions, report.partitions)
-
-        def on_checkpoint(progress: PublishProgress) -> None:
-            last = progress.last_record
-            if sequential and isinstance(last, SourceRecord):
-                units[last.unit] = last.token
-            totals, partitions = cumulative(progress.report)
-            state["resume"] = {"units": dict(units), "done": list(reader.completed_units)}
-            state["base_at_checkpoint"] = {"totals": totals, "partitions": partitions}
-            state["dead_letter_bytes"] = dead.size()
-            last_cp["partitions"] = dict(progress.report.partitions)
-            store.save({**state, "base": state["base_at_checkpoint"]})
-
-        def on_progress(progress: PublishProgress) -> None:
-            frac = reader.fraction_done()
-            self.log.info(
-                "replay %s -> %s: %d events done (%.0f events/s), %s of input, %d dead-lettered, %d out of window",
-                _describe_source(self.source),
-                self.topic,
-                progress.report.produced,
-                progress.report.produced / progress.elapsed_s if progress.elapsed_s else 0.0,
-                f"{frac:.1%}" if frac is not None else "?",
-                progress.report.dead_lettered + reader.bad_input,
-                progress.report.out_of_window,
-            )
-
         hook = FlumeKafkaHook(
             self.kafka_conn_id,
             producer_config=self.producer_config,
             delivery_timeout_s=self.delivery_timeout_s,
+            producer_factory=self.producer_factory,
         )
-        try:
-            report = hook.publish(
-                reader if sequential else tracked(),
-                topic=self.topic,
-                event_time=None if self.event_time_field == "kafka" else self.event_time_field,
-                event_time_unit=self.event_time_unit,
-                on_invalid=self.on_invalid,
-                assume_tz=self.assume_tz,
-                headers=self.headers,
-                key=self.key_field,
-                event_id=self.event_id_field,
-                event_id_header=self.event_id_header,
-                path_template=template,
-                window_ms=(start_ms, end_ms),
-                dead_letter=dead,
-                dry_run=self.dry_run,
-                rate_limit=self.rate_limit,
-                checkpoint=None if self.dry_run else on_checkpoint,
-                checkpoint_every=self.checkpoint_every,
-                progress=on_progress,
-                progress_interval_s=self.progress_interval_s,
-            )
-        except BaseException as exc:
-            failed_report = getattr(exc, "publish_report", None) or getattr(exc, "report", None)
-            if failed_report is not None and not self.dry_run:
-                # Events acknowledged after the last checkpoint will be sent again by the retry.
-                resent = {
-                    p: n - last_cp["partitions"].get(p, 0)
-                    for p, n in failed_report.partitions.items()
-                    if n > last_cp["partitions"].get(p, 0)
-                }
-                saved = store.load() or {**state, "base": state["base"]}
-                saved["duplicates"] = add_counts(saved.get("duplicates", {}), resent)
-                saved["attempts"] = state["attempts"]
-                saved["identity"] = identity
-                saved.setdefault("started_at", state["started_at"])
-                store.save(saved)
-                self.log.error(
-                    "Replay failed after %d acknowledged events in this attempt; %d of them (after the last "
-                    "checkpoint) will be resent by a retry; checkpoint %s",
-                    failed_report.acknowledged,
-                    sum(resent.values()),
-                    store.path,
-                )
-            dead.close()
-            raise
-        dead.close()
-        totals, partitions = cumulative(report)
-        finished = time.time()
-        seconds = finished - started
-        manifest = {
-            "version": MANIFEST_VERSION,
-            "topic": self.topic,
-            "dry_run": self.dry_run,
-            "sources": [_describe_source(self.source)],
-            "window": {"start_ms": start_ms, "end_ms": end_ms, "start": _iso(start_ms), "end": _iso(end_ms)},
-            "sink": sink_info,
-            "partitions": partitions,
-            "duplicates": dict(state["duplicates"]),
-            "totals": totals,
-            "timings": {
-                "started_at": round(float(state.get("started_at", started)), 3),
-                "finished_at": round(finished, 3),
-                "seconds": round(seconds, 3),
-                "events_per_s": round(report.produced / seconds, 1) if seconds > 0 else 0.0,
-            },
-            "attempts": state["attempts"],
-            "parts": 1,
-            "dead_letter": str(dead_path) if dead.count or dead_path.exists() else None,
-            "checkpoint": None if self.dry_run else str(store.path),
-        }
-        if not self.dry_run:
-            store.save(
-                {
-                    **state,
-                    "base": {"totals": totals, "partitions": partitions},
-                    "complete": True,
-                    "manifest": manifest,
-                }
-            )
-        self.log.info(
-            "Replay done: %d acknowledged in %d partition(s), %d dead-lettered, %d out of window, %.0f events/s",
-            totals["acknowledged"],
-            len(partitions),
-            totals["dead_lettered"],
-            totals["out_of_window"],
-            manifest["timings"]["events_per_s"],
-        )
-        return manifest
-
-
-def _attempt_totals(report: PublishReport, bad_input: int, dry_run: bool) -> dict[str, int]:
-    return {
-        "read": report.read + bad_input,
-        "acknowledged": 0 if dry_run else report.acknowledged,
-        "failed": report.failed,
-        "in_doubt": report.in_doubt,
-        "dead_lettered": report.dead_lettered + bad_input,
-        "bad_input": bad_input,
-        "invalid_time_skipped": report.invalid_time_skipped,
-        "time_set_to_now": report.time_set_to_now,
-        "out_of_window": report.out_of_window,
-    }
-
-
-def _describe_source(source: Any) -> str:
-    if isinstance(source, str):
-        return source
-    return str(source.get("path") or source.get("topic") or source)
+        return ReplayRun(spec, hook.publish).run()

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from airflow_flume_provider.dead_letter import DeadLetterWriter
 from airflow_flume_provider.envelope import decode_event
 from airflow_flume_provider.hooks.flume_kafka import (
     DEFAULT_PRODUCER_CONFIG,
@@ -18,7 +19,7 @@ from airflow_flume_provider.hooks.flume_kafka import (
     InvalidRecordError,
     redact_config,
 )
-from airflow_flume_provider.sources import DeadLetterWriter, SourceRecord
+from airflow_flume_provider.sources import SourceRecord
 
 DAY = 86_400_000
 T0 = 1_109_894_400_000  # 2005-03-04T00:00:00Z

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from test_hook import FakeProducer
 
+from airflow_flume_provider.dead_letter import DeadLetterWriter
 from airflow_flume_provider.envelope import decode_event
-from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook, FlumePublishError
+from airflow_flume_provider.hooks.flume_kafka import FlumePublishError
 from airflow_flume_provider.manifest import expected_counts, merge_manifests
 from airflow_flume_provider.operators.publish import PublishFlumeEventsOperator
 from airflow_flume_provider.operators.replay import ReplayFlumeEventsOperator
-from airflow_flume_provider.sources import DeadLetterWriter
 
 DAY = 86_400_000
 T0 = 1_041_379_200_000  # 2003-01-01T00:00:00Z
@@ -39,20 +39,18 @@ class Broker:
         self.fail_after = fail_after
         self.producers = 0
 
-    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        def make(hook: FlumeKafkaHook, config: dict[str, Any]) -> FakeProducer:
-            self.producers += 1
-            first = self.producers == 1
+    def factory(self, config: dict[str, Any]) -> FakeProducer:
+        """The operators' ``producer_factory``."""
+        self.producers += 1
+        first = self.producers == 1
 
-            def fail(msg: Any) -> str | None:
-                if first and self.fail_after is not None and len(self.log) >= self.fail_after:
-                    return "_MSG_TIMED_OUT"
-                self.log.append(msg)
-                return None
+        def fail(msg: Any) -> str | None:
+            if first and self.fail_after is not None and len(self.log) >= self.fail_after:
+                return "_MSG_TIMED_OUT"
+            self.log.append(msg)
+            return None
 
-            return FakeProducer(config, fail=fail, topics=("flume",))
-
-        monkeypatch.setattr(FlumeKafkaHook, "_make_producer", make)
+        return FakeProducer(config, fail=fail, topics=("flume",))
 
     def days(self) -> Counter[str]:
         out: Counter[str] = Counter()
@@ -76,8 +74,9 @@ def ctx(map_index: int = -1, run_id: str = "r1") -> dict[str, Any]:
     return {"ti": SimpleNamespace(dag_id="d", run_id=run_id, map_index=map_index), "run_id": run_id}
 
 
-def op(tmp_path: Path, src: Path, **kw: Any) -> ReplayFlumeEventsOperator:
+def op(tmp_path: Path, src: Path, broker: Broker, **kw: Any) -> ReplayFlumeEventsOperator:
     args: dict[str, Any] = {
+        "producer_factory": broker.factory,
         "task_id": "replay",
         "source": str(src),
         "topic": "flume",
@@ -93,11 +92,10 @@ def op(tmp_path: Path, src: Path, **kw: Any) -> ReplayFlumeEventsOperator:
     return ReplayFlumeEventsOperator(**args)
 
 
-def test_replay_manifest_counts_per_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replay_manifest_counts_per_day(tmp_path: Path) -> None:
     broker = Broker()
-    broker.install(monkeypatch)
     times = dataset(tmp_path / "d.jsonl.gz")
-    manifest = op(tmp_path, tmp_path / "d.jsonl.gz").execute(ctx())
+    manifest = op(tmp_path, tmp_path / "d.jsonl.gz", broker).execute(ctx())
     assert manifest["partitions"] == dict(broker.days())
     assert manifest["partitions"]["/flume/events/2003-01-01"] == 501
     assert manifest["partitions"]["/flume/events/2003-01-02"] == 502
@@ -109,12 +107,11 @@ def test_replay_manifest_counts_per_day(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_failure_then_retry_resumes_with_counted_duplicates(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     broker = Broker(fail_after=1234)
-    broker.install(monkeypatch)
     times = dataset(tmp_path / "d.jsonl.gz")
-    task = op(tmp_path, tmp_path / "d.jsonl.gz", checkpoint_every=500)
+    task = op(tmp_path, tmp_path / "d.jsonl.gz", broker, checkpoint_every=500)
     with pytest.raises(FlumePublishError):
         task.execute(ctx())
     first_attempt = len(broker.log)
@@ -133,27 +130,26 @@ def test_failure_then_retry_resumes_with_counted_duplicates(
     assert task.execute(ctx()) == manifest and len(broker.log) == sent
 
 
-def test_dry_run_sends_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run_sends_nothing(tmp_path: Path) -> None:
     broker = Broker()
-    broker.install(monkeypatch)
     dataset(tmp_path / "d.jsonl.gz")
-    manifest = op(tmp_path, tmp_path / "d.jsonl.gz", dry_run=True).execute(ctx())
+    manifest = op(tmp_path, tmp_path / "d.jsonl.gz", broker, dry_run=True).execute(ctx())
     assert broker.producers == 0 and manifest["dry_run"] is True
     assert (
         manifest["partitions"]["/flume/events/2003-01-03"] == 501 and manifest["totals"]["acknowledged"] == 0
     )
 
 
-def test_bad_input_skip_counts_and_dead_letters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Broker().install(monkeypatch)
+def test_bad_input_skip_counts_and_dead_letters(tmp_path: Path) -> None:
+    broker = Broker()
     src = tmp_path / "d.jsonl"
     src.write_bytes(
         b'{"id":"a","time":1041379200000}\n{"id": bad\n{"id":"c","time":"yesterday"}\n{"id":"\xff"}\n'
     )
     dl = tmp_path / "out" / "dead.jsonl"
-    manifest = op(tmp_path, src, on_bad_input="skip", on_invalid="skip", dead_letter_path=str(dl)).execute(
-        ctx()
-    )
+    manifest = op(
+        tmp_path, src, broker, on_bad_input="skip", on_invalid="skip", dead_letter_path=str(dl)
+    ).execute(ctx())
     t = manifest["totals"]
     assert t["acknowledged"] == 1 and t["bad_input"] == 2 and t["invalid_time_skipped"] == 1
     assert t["dead_lettered"] == 3
@@ -162,22 +158,22 @@ def test_bad_input_skip_counts_and_dead_letters(tmp_path: Path, monkeypatch: pyt
     assert "invalid event time" in reasons[1] and "yesterday" in reasons[1]
 
 
-def test_bad_input_fail_names_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Broker().install(monkeypatch)
+def test_bad_input_fail_names_the_line(tmp_path: Path) -> None:
+    broker = Broker()
     src = tmp_path / "d.jsonl"
     src.write_bytes(b'{"id":"a","time":1041379200000}\n{"id": bad\n')
     with pytest.raises(ValueError, match=r"d\.jsonl:2: invalid JSON"):
-        op(tmp_path, src).execute(ctx())
+        op(tmp_path, src, broker).execute(ctx())
 
 
 def test_mapped_tasks_have_own_checkpoints_and_manifests_merge(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    Broker().install(monkeypatch)
+    broker = Broker()
     dataset(tmp_path / "a.jsonl.gz", 10)
     dataset(tmp_path / "b.jsonl.gz", 20)
-    m0 = op(tmp_path, tmp_path / "a.jsonl.gz").execute(ctx(map_index=0))
-    m1 = op(tmp_path, tmp_path / "b.jsonl.gz").execute(ctx(map_index=1))
+    m0 = op(tmp_path, tmp_path / "a.jsonl.gz", broker).execute(ctx(map_index=0))
+    m1 = op(tmp_path, tmp_path / "b.jsonl.gz", broker).execute(ctx(map_index=1))
     assert m0["checkpoint"] != m1["checkpoint"]
     merged = merge_manifests([m0, None, m1])
     assert merged["partitions"]["/flume/events/2003-01-01"] == 11 + 21
@@ -207,10 +203,9 @@ def test_window_defaults_to_data_interval_and_validation() -> None:
 
 
 def test_publish_operator_from_dotted_producer_function(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     broker = Broker()
-    broker.install(monkeypatch)
     task = PublishFlumeEventsOperator(
         task_id="p",
         topic="flume",
@@ -218,11 +213,16 @@ def test_publish_operator_from_dotted_producer_function(
         producer_function="test_replay.make_records",
         producer_function_kwargs={"n": 3},
         sink_path_template="/flume/events/%Y-%m-%d",
+        producer_factory=broker.factory,
     )
     report = task.execute({})
     assert report["acknowledged"] == 3 and report["partitions"] == {"/flume/events/2003-01-01": 3}
     task2 = PublishFlumeEventsOperator(
-        task_id="p2", topic="flume", event_time_field="time", records=json.dumps(make_records(2))
+        task_id="p2",
+        topic="flume",
+        event_time_field="time",
+        records=json.dumps(make_records(2)),
+        producer_factory=broker.factory,
     )
     assert task2.execute({})["acknowledged"] == 2
     with pytest.raises(ValueError, match="exactly one"):
