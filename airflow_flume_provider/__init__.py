@@ -20,7 +20,15 @@ def get_provider_info() -> dict:
                 "tags": ["apache"],
             }
         ],
-        "hooks": [{"integration-name": "Flume", "python-modules": ["airflow_flume_provider.hooks.flume_kafka"]}],
+        "hooks": [
+            {
+                "integration-name": "Flume",
+                "python-modules": [
+                    "airflow_flume_provider.hooks.flume_kafka",
+                    "airflow_flume_provider.hooks.flume_hdfs",
+                ],
+            }
+        ],
         "operators": [
             {
                 "integration-name": "Flume",

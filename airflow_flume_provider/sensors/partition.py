@@ -8,10 +8,12 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import Asset, BaseHook, BaseSensorOperator, PokeReturnValue
+from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue
 
+from airflow_flume_provider.hdfs_client import HdfsClient, HdfsError
 from airflow_flume_provider.hdfs_formats import FormatError
 from airflow_flume_provider.hdfs_uri import split_hdfs_uri, static_prefix
+from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 from airflow_flume_provider.partition_check import (
     ALL_CHECKS,
     DEFAULT_CHECKS,
@@ -20,13 +22,13 @@ from airflow_flume_provider.partition_check import (
     PartitionSpec,
     PartitionState,
     ReadinessReport,
-    merge_manifests,
+    expected_counts_from,
     poke_partition,
     resolve_partitions,
     success_marker_path,
 )
+from airflow_flume_provider.sensors.reschedule_state import load_state, refusal, save_state, store_of
 from airflow_flume_provider.triggers.partition import FlumePartitionTrigger
-from airflow_flume_provider.webhdfs import WebHdfsClient, WebHdfsError, client_from_connection
 
 try:  # Airflow >= 3.1 keeps task exceptions in the SDK
     from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
@@ -59,10 +61,14 @@ class FlumePartitionSensor(BaseSensorOperator):
 
     WebHDFS outages are "not ready" (logged) until they last ``max_transient_failure_s``; permission errors,
     corrupt files and an exceeded ``exact_count`` fail at once. When ready: optional empty ``_SUCCESS`` in each
-    partition directory, an Asset event (``asset_uri``, default ``hdfs://<namenode>/<template prefix>``) with
+    partition directory, an Asset event (``asset_uri``; default ``hdfs://<namenode>/<template prefix>`` for a
+    literal ``path_template``; with ``flume_conf``, which is read only at execute, pass ``asset_uri``) with
     extras ``partition``, ``files``, ``bytes``, ``event_count``, ``newest_mtime``, and the readiness report
     returned to XCom. With ``deferrable=True`` (default ``[operators] default_deferrable``) the waiting runs in
     :class:`~airflow_flume_provider.triggers.partition.FlumePartitionTrigger` after one synchronous poke.
+    In ``mode="reschedule"`` the poll state survives reschedules in Airflow's ``task_state_store`` (Airflow
+    >= 3.3); without one, settings that cannot work that way (``quiet`` with ``trust_mtime=False``) fail
+    with an error naming ``mode``.
     """
 
     template_fields: Sequence[str] = (
@@ -177,19 +183,14 @@ class FlumePartitionSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self._spec: PartitionSpec | None = None
         self._state = PartitionState()
+        self._store: Any = None
 
     # -- configuration ------------------------------------------------------------------------------------
     def _default_asset_uri(self) -> str | None:
-        """``hdfs://<namenode>/<static prefix>`` when the namenode is known at parse time, else None."""
+        """``hdfs://<namenode>/<static prefix>`` of a literal ``path_template`` with a namenode, else None."""
         if self.path_template and "{{" not in self.path_template:
             nn, path = split_hdfs_uri(self.path_template)
-        elif self.flume_conf and "{{" not in self.flume_conf:
-            try:
-                s = self._sink_settings()
-            except Exception:  # the config may only exist on workers; the asset is then opt-in
-                return None
-            nn, path = s.namenode, s.path_template
-        else:
+        else:  # a Flume config is read at execute only, never at DAG parse: its asset is opt-in (asset_uri)
             return None
         nn = nn or self.namenode
         return f"hdfs://{nn}{static_prefix(path)}" if nn else None
@@ -257,7 +258,7 @@ class FlumePartitionSensor(BaseSensorOperator):
         start, end = self._window(context, str(zone))
         paths, next_paths, end_ts = resolve_partitions(template, start, end)
         expected = int(self.expected_count) if self.expected_count not in (None, "") else None
-        manifest = merge_manifests(self.manifest) if self.manifest not in (None, "") else None
+        manifest = expected_counts_from(self.manifest) if self.manifest not in (None, "") else None
         checks = self.checks or DEFAULT_CHECKS + (
             ("count",) if expected is not None or manifest is not None else ()
         )
@@ -278,8 +279,8 @@ class FlumePartitionSensor(BaseSensorOperator):
             batched_listing=self.batched_listing,
         )
 
-    def _client(self) -> WebHdfsClient:
-        return client_from_connection(BaseHook.get_connection(self.webhdfs_conn_id))
+    def _client(self) -> HdfsClient:
+        return FlumeHdfsHook(self.webhdfs_conn_id).get_client()
 
     # -- sensing --------------------------------------------------------------------------------------------
     def poke(self, context: Context) -> bool | PokeReturnValue:
@@ -289,13 +290,16 @@ class FlumePartitionSensor(BaseSensorOperator):
             self.log.info(
                 "Watching %s with checks %s", ", ".join(self._spec.paths), ", ".join(self._spec.checks)
             )
+            self._restore_state(context)
         spec = self._spec
         try:
             with self._client() as client:
                 report, self._state = poke_partition(client, spec, self._state)
+            if self._store is not None:
+                save_state(self._store, spec, self._state)
         except (PartitionCheckFailed, FormatError) as exc:
             raise AirflowFailException(f"{', '.join(spec.paths)}: {exc}") from exc
-        except WebHdfsError as exc:  # permission, or a request WebHDFS rejects: waiting cannot help
+        except HdfsError as exc:  # permission, or a request WebHDFS rejects: waiting cannot help
             raise AirflowFailException(f"{', '.join(spec.paths)}: {exc}") from exc
         if report.ready:
             self.log.info(
@@ -308,6 +312,24 @@ class FlumePartitionSensor(BaseSensorOperator):
         if self._state.should_log(report, self.log_every_n_pokes):
             self.log.info("Partition %s: %s", ", ".join(spec.paths), report.summary())
         return False
+
+    def _restore_state(self, context: Context) -> None:
+        """In reschedule mode, continue from the state the previous poke saved (Airflow >= 3.3)."""
+        if self.mode != "reschedule" or self.deferrable:
+            return
+        assert self._spec is not None
+        self._store = store_of(context)
+        if self._store is None:
+            why = refusal(self.task_id, self._spec)
+            if why:
+                raise AirflowFailException(why)
+            if "count" in self._spec.checks:
+                self.log.warning("No task_state_store (Airflow < 3.3): each reschedule re-counts every file")
+            return
+        saved = load_state(self._store, self._spec)
+        if saved is not None:
+            self._state = saved
+            self.log.info("Continuing from the state of poke %d (task_state_store)", saved.polls)
 
     def execute(self, context: Context) -> Any:
         """Poke (or, when deferrable, poke once and defer to the trigger)."""

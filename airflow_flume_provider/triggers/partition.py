@@ -10,7 +10,9 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_flume_provider.hdfs_client import HdfsError
 from airflow_flume_provider.hdfs_formats import FormatError
+from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 from airflow_flume_provider.partition_check import (
     PartitionCheckFailed,
     PartitionSpec,
@@ -18,7 +20,6 @@ from airflow_flume_provider.partition_check import (
     TransientFailureLimitExceeded,
     apoke_partition,
 )
-from airflow_flume_provider.webhdfs import WebHdfsError, client_from_connection
 
 __all__ = ["FlumePartitionTrigger"]
 
@@ -37,6 +38,9 @@ async def _get_connection(conn_id: str) -> Any:
 
 class FlumePartitionTrigger(BaseTrigger):
     """Poll a partition with :mod:`~airflow_flume_provider.partition_check` until it is ready.
+
+    All HDFS I/O (listing, streamed counting) runs in a worker thread (``asyncio.to_thread``), never on the
+    triggerer's event loop; the connection is fetched asynchronously once.
 
     The quiet-period snapshot and the count cache live in the trigger between polls (and start from the
     sensor's ``state``). Events: ``{"status": "success", "report": ...}``, ``{"status": "timeout", ...}``
@@ -102,18 +106,19 @@ class FlumePartitionTrigger(BaseTrigger):
         state = PartitionState.from_dict(self.state)
         paths = ", ".join(spec.paths)
         conn: Any = None
+        hook = FlumeHdfsHook(self.webhdfs_conn_id)
         while True:
             try:
                 if conn is None:
                     conn = await _get_connection(self.webhdfs_conn_id)
-                report, state = await apoke_partition(partial(client_from_connection, conn), spec, state)
+                report, state = await apoke_partition(partial(hook.client_for, conn), spec, state)
             except TransientFailureLimitExceeded as exc:
                 yield self._error(exc, paths, state, kind="transient", retryable=True)
                 return
             except (PartitionCheckFailed, FormatError) as exc:
                 yield self._error(exc, paths, state, kind="check", retryable=False)
                 return
-            except WebHdfsError as exc:  # permission or a request WebHDFS rejects: waiting cannot help
+            except HdfsError as exc:  # permission or a request WebHDFS rejects: waiting cannot help
                 yield self._error(exc, paths, state, kind=exc.kind, retryable=False)
                 return
             self.state = state.to_dict()

@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from test_webhdfs import FakeWebHdfs
+from test_hdfs_client import FakeWebHdfs
 
+from airflow_flume_provider.hdfs_client import FileStatus, HdfsClient, HdfsPermissionError
 from airflow_flume_provider.partition_check import (
     CheckResult,
     FileNaming,
@@ -19,10 +20,9 @@ from airflow_flume_provider.partition_check import (
     TransientFailureLimitExceeded,
     apoke_partition,
     evaluate,
-    merge_manifests,
+    expected_counts_from,
     poke_partition,
 )
-from airflow_flume_provider.webhdfs import FileStatus, WebHdfsClient, WebHdfsPermissionError
 
 NAMING = FileNaming(in_use_prefix="_", in_use_suffix=".tmp", file_type="DataStream", serializer="TEXT")
 P = "/flume/events/2003-04-05"
@@ -164,18 +164,18 @@ def test_spec_validation_and_round_trip() -> None:
     assert PartitionState.from_dict(st.to_dict()) == st
 
 
-def test_merge_manifests() -> None:
-    merged = merge_manifests(
+def test_expected_counts_from_manifests() -> None:
+    merged = expected_counts_from(
         [{"hdfs://nn:8020/flume/e/2003-04-05/": 3}, '{"/flume/e/2003-04-05": 4, "/flume/e/x": 1}', None]
     )
     assert merged == {"/flume/e/2003-04-05": 7, "/flume/e/x": 1}
-    assert merge_manifests({"partitions": {"/a": 2}}) == {"/a": 2}
+    assert expected_counts_from({"partitions": {"/a": 2}}) == {"/a": 2}
     replay = {"version": 1, "topic": "t", "partitions": {"/a": 5, "/b": 1}, "duplicates": {"/a": 2}}
-    assert merge_manifests([replay, None, replay]) == {"/a": 14, "/b": 2}
+    assert expected_counts_from([replay, None, replay]) == {"/a": 14, "/b": 2}
     with pytest.raises(ValueError, match="dry run"):
-        merge_manifests({**replay, "dry_run": True})
+        expected_counts_from({**replay, "dry_run": True})
     with pytest.raises(ValueError, match=r"manifest\[0\]: count for '/a'"):
-        merge_manifests([{"/a": -1}])
+        expected_counts_from([{"/a": -1}])
     assert spec(checks=("count",), manifest={P: 5}).expected == 5
 
 
@@ -202,7 +202,7 @@ def test_poke_counts_only_new_files(hdfs: FakeWebHdfs) -> None:
     for i in range(3):
         hdfs.put(f"{P}/FlumeData.{i}", b"a\nb\n", 1000)
     s = spec(expected_count=8, checks=("exists", "no_in_use", "quiet", "watermark", "count"))
-    c = WebHdfsClient([hdfs.url])
+    c = HdfsClient([hdfs.url])
     r, st = poke_partition(c, s, PartitionState(), now=END + 10_000)
     assert not r.ready and r.event_count == 6 and r.requests == 1 + 3 * 2
     hdfs.put(f"{P}/FlumeData.9", b"c\nd\n", 2000)
@@ -216,7 +216,7 @@ def test_poke_counts_only_new_files(hdfs: FakeWebHdfs) -> None:
 
 def test_poke_lists_next_partition_only_when_clock_undecided(hdfs: FakeWebHdfs) -> None:
     hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
-    c = WebHdfsClient([hdfs.url])
+    c = HdfsClient([hdfs.url])
     r, _ = poke_partition(c, spec(), PartitionState(), now=END + 10_000)
     assert r.requests == 1 and r.ready
     r, _ = poke_partition(c, spec(), PartitionState(), now=END - 10)
@@ -228,7 +228,7 @@ def test_poke_lists_next_partition_only_when_clock_undecided(hdfs: FakeWebHdfs) 
 
 def test_transient_errors_until_limit(hdfs: FakeWebHdfs) -> None:
     hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
-    c = WebHdfsClient([hdfs.url])
+    c = HdfsClient([hdfs.url])
     s = spec(max_transient_failure_s=100)
     hdfs.fault = "standby"
     r, st = poke_partition(c, s, PartitionState(), now=END + 1000)
@@ -244,20 +244,20 @@ def test_transient_errors_until_limit(hdfs: FakeWebHdfs) -> None:
 
 def test_permission_error_raises(hdfs: FakeWebHdfs) -> None:
     hdfs.fault = "permission"
-    with pytest.raises(WebHdfsPermissionError):
-        poke_partition(WebHdfsClient([hdfs.url]), spec(), PartitionState(), now=END)
+    with pytest.raises(HdfsPermissionError):
+        poke_partition(HdfsClient([hdfs.url]), spec(), PartitionState(), now=END)
 
 
 def test_exact_count_excess_fails(hdfs: FakeWebHdfs) -> None:
     hdfs.put(f"{P}/FlumeData.1", b"a\nb\nc\n", 1000)
     s = spec(checks=("count",), expected_count=2, exact_count=True)
     with pytest.raises(PartitionCheckFailed, match="1 more than the expected 2"):
-        poke_partition(WebHdfsClient([hdfs.url]), s, PartitionState(), now=END)
+        poke_partition(HdfsClient([hdfs.url]), s, PartitionState(), now=END)
 
 
 def test_async_poke(hdfs: FakeWebHdfs) -> None:
     hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
     r, st = asyncio.run(
-        apoke_partition(lambda: WebHdfsClient([hdfs.url]), spec(), PartitionState(), END + 10_000)
+        apoke_partition(lambda: HdfsClient([hdfs.url]), spec(), PartitionState(), END + 10_000)
     )
     assert r.ready and st.polls == 1

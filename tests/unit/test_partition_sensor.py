@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from test_webhdfs import FakeWebHdfs
+from test_hdfs_client import FakeWebHdfs
 
 from airflow_flume_provider.sensors.partition import FlumePartitionSensor
 from airflow_flume_provider.triggers.partition import FlumePartitionTrigger
@@ -169,7 +169,7 @@ def test_partition_from_flume_conf() -> None:
     s = FlumePartitionSensor(
         task_id="w", flume_conf=str(conf), agent="agent", sink="k_seqz", deferrable=False
     )
-    assert s.asset_uri == "hdfs://127.0.0.1:28020/flume/seqz"
+    assert s.asset_uri is None  # the config is read at execute only; its asset is opt-in (asset_uri=)
     spec = s.build_spec(context())
     assert spec.paths == ("/flume/seqz/2004-07-08",)
     assert (spec.naming.file_type, spec.naming.in_use_prefix, spec.naming.codec) == (
@@ -199,3 +199,50 @@ def test_pendulum_data_interval_from_airflow_context() -> None:
     spec = sensor().build_spec(ctx)
     assert spec.paths == (P,) and spec.next_paths == ("/flume/events/2004-07-09",)
     assert spec.end_ts == datetime(2004, 7, 9, tzinfo=timezone.utc).timestamp()
+
+
+def test_no_file_io_at_dag_parse(tmp_path: Any) -> None:
+    missing = tmp_path / "not-yet-deployed.conf"  # exists only on workers, say
+    s = FlumePartitionSensor(
+        task_id="w", flume_conf=str(missing), agent="a", sink="k", asset_uri="hdfs://nn/x"
+    )
+    assert [o.uri for o in s.outlets] == ["hdfs://nn/x"]
+    with pytest.raises(Exception, match=r"not-yet-deployed\.conf"):
+        s.build_spec(context())  # read when the task runs
+
+
+class FakeStateStore:
+    """The ``get``/``set`` of Airflow 3.3's TaskStateStoreAccessor, in memory (JSON round trip as the API does)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return json.loads(self.data[key]) if key in self.data else default
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = json.dumps(value)
+
+
+def test_reschedule_mode_keeps_quiet_and_count_state_in_the_store(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\nb\n", 1000)
+    store = FakeStateStore()
+    kw = {"mode": "reschedule", "trust_mtime": False, "quiet_period": 0.2, "expected_count": 2}
+    first = sensor(**kw)  # every reschedule is a new operator instance in a new process
+    assert first.poke({**context(), "task_state_store": store}) is False  # first sight: not quiet yet
+    reads = [c for c in hdfs.calls if c.startswith("DN OPEN")]
+    import time
+
+    time.sleep(0.3)
+    second = sensor(**kw)
+    done = second.poke({**context(), "task_state_store": store})
+    assert done and done.xcom_value["event_count"] == 2
+    assert [c for c in hdfs.calls if c.startswith("DN OPEN")] == reads  # counted once, cached in the store
+
+
+def test_reschedule_mode_without_store_refuses_what_cannot_work(hdfs: FakeWebHdfs) -> None:
+    with pytest.raises(AirflowFailException, match=r"mode='reschedule'.*trust_mtime=False.*task_state_store"):
+        sensor(mode="reschedule", trust_mtime=False).poke(context())
+    assert (
+        sensor(mode="reschedule").poke(context()) is False
+    )  # trust_mtime=True: mtimes carry the quiet check
