@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import airflow_flume_provider.event_time as et
+import airflow_flume_provider.epoch_ms as et
 from airflow_flume_provider.event_time import (
     MAX_EVENT_MS,
     MIN_EVENT_MS,
@@ -249,11 +249,11 @@ def _iso_like(draw: st.DrawFn) -> str:
 @settings(max_examples=3000, deadline=None)
 @given(_iso_like())
 def test_fast_iso_path_equals_general_path(text: str) -> None:
-    et._MINUTE_CACHE.clear()
-    fast = et._fast_iso_ms(text)
+    et.MINUTE_CACHE.clear()
+    fast = et.fast_iso_ms(text)
     if fast is not None:
         assert fast == _general_str_ms(text), text
-        assert et._fast_iso_ms(text) == fast  # cached prefix gives the same
+        assert et.fast_iso_ms(text) == fast  # cached prefix gives the same
     expected = _general_str_ms(text)
     if expected is not None and MIN_EVENT_MS <= expected < MAX_EVENT_MS:
         assert to_epoch_ms(text) == expected
@@ -263,12 +263,12 @@ def test_fast_iso_path_equals_general_path(text: str) -> None:
 
 
 def test_fast_iso_path_covers_the_common_forms() -> None:
-    assert et._fast_iso_ms("2023-11-14T22:13:20.123Z") == T
-    assert et._fast_iso_ms("2023-11-14T22:13:20Z") == T - 123
-    assert et._fast_iso_ms("2023-11-14T22:13:20.1239Z") == T
-    assert et._fast_iso_ms("2023-11-14T22:13:20.1Z") == T - 23
-    assert et._fast_iso_ms("2023-11-14T22:13:20.123+00:00") is None  # general path
-    assert et._fast_iso_ms("2023-02-30T22:13:20.123Z") is None
+    assert et.fast_iso_ms("2023-11-14T22:13:20.123Z") == T
+    assert et.fast_iso_ms("2023-11-14T22:13:20Z") == T - 123
+    assert et.fast_iso_ms("2023-11-14T22:13:20.1239Z") == T
+    assert et.fast_iso_ms("2023-11-14T22:13:20.1Z") == T - 23
+    assert et.fast_iso_ms("2023-11-14T22:13:20.123+00:00") is None  # general path
+    assert et.fast_iso_ms("2023-02-30T22:13:20.123Z") is None
     with pytest.raises(InvalidEventTime, match="not an epoch number or ISO-8601"):
         to_epoch_ms("2023-02-30T22:13:20.123Z")
 
@@ -283,7 +283,7 @@ def test_fast_iso_path_covers_the_common_forms() -> None:
     st.sampled_from(["auto", "s", "ms", "us", "ns"]),
 )
 def test_fast_int_path_equals_decimal_path(value: int, unit: str) -> None:
-    fast = et._fast_int_ms(value, unit)
+    fast = et.fast_int_ms(value, unit)
     if fast is not None:
         assert fast == et._number_to_ms(Decimal(value), unit)
 
