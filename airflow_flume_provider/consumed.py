@@ -47,6 +47,7 @@ __all__ = [
     "LiveTargets",
     "OffsetsFault",
     "TopicPartition",
+    "combine_results",
     "decide_consumed",
     "live_targets",
     "merge_offsets",
@@ -165,6 +166,17 @@ def decide_consumed(
         reason = f"{summary}, but the group has no members (state {group.state}): Flume is not running"
         return ConsumedResult(False, reason, {**details, "fault": "no_members"})
     return ConsumedResult(True, summary, details)
+
+
+def combine_results(results: Iterable[ConsumedResult]) -> ConsumedResult:
+    """One verdict for a sink fed by several consumers (e.g. two KafkaSources into one channel): ok only when
+    every one is ok; the reason lists the not-ready ones first."""
+    items = list(results)
+    if not items:
+        return ConsumedResult(False, "no Kafka consumer to check", {"fault": "no_targets"})
+    failing = [r for r in items if not r.ok]
+    reason = "; ".join(r.reason for r in (failing or items))
+    return ConsumedResult(not failing, reason, {"consumers": [r.details for r in items]})
 
 
 def _key(tp: TopicPartition) -> str:

@@ -3,12 +3,15 @@
 For each topology of the stack (KafkaSource + memory channel in flume.conf, and the KafkaChannel agent in
 flume-kafka-channel.conf when the stack runs it): publish N envelopes while the agent is stopped -> NOT consumed,
 with the reason naming the lag; restart it -> consumed once it catches up. A missing group and an unreachable
-broker are not ready with their reason, and our reads never change the group's members.
+broker are not ready with their reason, and our reads never change the group's members. On the KafkaChannel
+agent, the moment `consumed` passes every event is already readable in HDFS (commit after the sink's flush).
 """
 
 from __future__ import annotations
 
+import datetime
 import time
+import urllib.error
 import uuid
 from typing import Any
 
@@ -134,3 +137,37 @@ def test_live_snapshot_of_the_real_topic_is_taken_once_after_close_and_judged(st
     assert ready.details["total_lag"] == 0
     group = read_group(admin, "flume-events", partitions, timeout=TIMEOUT)
     assert decide_consumed("flume-events", snap.targets, group).ok
+
+
+def _read_following_rename(stack: Any, directory: str, name: str) -> bytes:
+    """A file's bytes; an in-use ``_X.tmp`` file Flume renamed to ``X`` since it was listed is read as ``X``."""
+    try:
+        return stack.hdfs_read(f"{directory}/{name}")
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404 or not name.startswith("_"):
+            raise
+        return stack.hdfs_read(f"{directory}/{name[1:].removesuffix('.tmp')}")
+
+
+@pytest.mark.skipif(
+    "flume-lossless" not in stackctl.COMPONENTS, reason="the stack runs no KafkaChannel agent"
+)
+def test_kafka_channel_consumed_means_readable_in_hdfs(stack: Any, admin: Any) -> None:
+    """KafkaChannel commits after the HDFS sink's flush: the moment `consumed` passes, every event is readable
+    in HDFS (in closed files or hflushed in the in-use one), with no wait."""
+    topic = stackctl.FLUME_LOSSLESS_TOPIC
+    run = uuid.uuid4().hex[:8]
+    now_ms = int(time.time() * 1000)
+    stack.produce(topic, [encode_event({"timestamp": str(now_ms)}, f"{run}-{i}".encode()) for i in range(N)])
+    targets = log_end_offsets(admin, topic_partitions(admin, [topic], timeout=TIMEOUT), timeout=TIMEOUT)
+    stack.wait_for(
+        lambda: check_consumed(admin, topic, targets).ok, 120, interval=0.2, what=f"{topic} consumed"
+    )
+    directory = "/flume/lossless/" + datetime.datetime.fromtimestamp(
+        now_ms / 1000, datetime.timezone.utc
+    ).strftime("%Y-%m-%d")
+    found: set[bytes] = set()
+    for status in stack.hdfs_list(directory):
+        data = _read_following_rename(stack, directory, status["pathSuffix"])
+        found |= {line for line in data.splitlines() if line.startswith(run.encode())}
+    assert len(found) == N

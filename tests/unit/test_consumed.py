@@ -14,6 +14,7 @@ from confluent_kafka import KafkaError, KafkaException
 from airflow_flume_provider.consumed import (
     GroupOffsets,
     OffsetsFault,
+    combine_results,
     decide_consumed,
     live_targets,
     merge_offsets,
@@ -123,6 +124,16 @@ def test_caught_up_group_without_members_is_not_ready_unless_allowed() -> None:
 def test_no_targets_is_not_ready() -> None:
     r = decide_consumed(T, {}, group({}))
     assert not r.ok and r.details["fault"] == "no_targets"
+
+
+def test_combined_consumers_are_ready_only_when_all_are() -> None:
+    ok = decide_consumed(T, {(T, 0): 1}, group({(T, 0): 1}))
+    late = decide_consumed("other", {("b", 0): 9}, group({("b", 0): 4}))
+    both = combine_results([ok, late])
+    assert not both.ok
+    assert both.reason == "flume group 'other': 0 of 1 partitions caught up; p0 at 4 of 9"
+    assert combine_results([ok, ok]).ok
+    assert not combine_results([]).ok
 
 
 def test_unknown_fault_kind_is_rejected() -> None:
