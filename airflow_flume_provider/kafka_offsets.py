@@ -44,19 +44,19 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 10.0
-# librdkafka's local error codes that mean "could not talk to the cluster".
+# Error names (librdkafka's local "_X" ones and broker ones) that mean "could not get an answer from the
+# cluster": brokers down, timeouts, or a group coordinator still moving (NOT_COORDINATOR was seen while a fresh
+# broker created __consumer_offsets). Authentication and authorisation failures are "unreadable".
 _UNREACHABLE = {
     "_TRANSPORT",
     "_ALL_BROKERS_DOWN",
     "_TIMED_OUT",
     "_RESOLVE",
     "_WAIT_COORD",
-    "_AUTHENTICATION",
     "COORDINATOR_NOT_AVAILABLE",
+    "COORDINATOR_LOAD_IN_PROGRESS",
     "NOT_COORDINATOR",
     "REQUEST_TIMED_OUT",
-    "SASL_AUTHENTICATION_FAILED",
-    "SSL_HANDSHAKE",
     "BROKER_NOT_AVAILABLE",
     "NETWORK_EXCEPTION",
 }
@@ -114,7 +114,12 @@ def topic_partitions(
     names = list(topics)
     if not names and topics_regex is None:
         raise ValueError("topic_partitions needs topics or topics_regex")
-    pattern = re.compile(topics_regex) if topics_regex is not None else None
+    try:
+        pattern = re.compile(topics_regex) if topics_regex is not None else None
+    except re.error as exc:
+        raise ValueError(
+            f"kafka.topics.regex {topics_regex!r} is not a valid regular expression: {exc}"
+        ) from None
     try:
         meta = admin.list_topics(timeout=timeout)
     except Exception as exc:  # noqa: BLE001

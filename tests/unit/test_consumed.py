@@ -305,6 +305,8 @@ def test_topic_partitions_by_name_and_by_whole_name_regex() -> None:
     assert info.value.kind == "unknown_topic"
     with pytest.raises(OffsetsFault, match="no topic matches"):
         topic_partitions(admin, topics_regex="zzz")
+    with pytest.raises(ValueError, match=r"kafka.topics.regex '\(' is not a valid regular expression"):
+        topic_partitions(admin, topics_regex="(")
 
 
 def test_log_end_offsets_and_group_read() -> None:
@@ -346,4 +348,6 @@ def test_classify_maps_error_codes() -> None:
     assert classify(kafka_exc(KafkaError.UNKNOWN_TOPIC_OR_PART), "x").kind == "unknown_topic"
     assert classify(kafka_exc(KafkaError.GROUP_ID_NOT_FOUND), "x").kind == "unknown_group"
     assert classify(kafka_exc(KafkaError.GROUP_AUTHORIZATION_FAILED), "x").kind == "unreadable"
+    assert classify(kafka_exc(KafkaError.SASL_AUTHENTICATION_FAILED), "x").kind == "unreadable"
+    assert classify(kafka_exc(KafkaError.NOT_COORDINATOR), "x").kind == "unreachable"
     assert classify(TimeoutError(), "x").kind == "unreachable"
