@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import airflow_flume_provider.sources as src_mod
+import airflow_flume_provider.sources.jsonl as jsonl_mod
+from airflow_flume_provider.dead_letter import DeadLetterWriter
 from airflow_flume_provider.sources import (
     AvroFileSource,
     BadInputError,
-    DeadLetterWriter,
     JsonLinesSource,
     SourceRecord,
     detect_format,
@@ -153,7 +153,7 @@ def test_resume_after_token(tmp_path: Path, gz: bool) -> None:
     assert done == []
 
 
-@pytest.mark.parametrize("codec", ["null", "deflate"])
+@pytest.mark.parametrize("codec", ["null", "deflate", "bzip2", "xz"])
 def test_avro_records_as_json_bodies(tmp_path: Path, codec: str) -> None:
     path = write_avro(tmp_path / "x.avro", 35, codec)
     recs = read_all(AvroFileSource(str(path)))
@@ -207,6 +207,23 @@ def test_unreadable_avro_block_skip_resyncs_on_next_block(tmp_path: Path) -> Non
     assert recs[-1].value["id"] == "a39"
     dl.close()
     assert "unreadable Avro block" in DeadLetterWriter.read(tmp_path / "dl.jsonl")[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("codec", "message"),
+    [(b"\x0csnappy", "needs the 'cramjam' package"), (b"\x06foo", "unsupported Avro codec 'foo'")],
+)
+def test_avro_codec_without_its_library_or_unknown_is_a_clear_error(
+    tmp_path: Path, codec: bytes, message: str
+) -> None:
+    path = write_avro(tmp_path / "x.avro", 3, codec="null")
+    data = path.read_bytes()
+    assert data.count(b"\x08null") == 1
+    path.write_bytes(data.replace(b"\x08null", codec))
+    if codec.endswith(b"snappy") and __import__("importlib.util").util.find_spec("cramjam"):
+        pytest.skip("cramjam is installed")
+    with pytest.raises(BadInputError, match=rf"x\.avro: .*{message}"):
+        read_all(AvroFileSource(str(path)))
 
 
 def test_not_avro_is_a_clear_error(tmp_path: Path) -> None:
@@ -379,7 +396,7 @@ def test_fast_jsonl_reader_equals_reference_across_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lines spanning chunk borders (and lines longer than a chunk), plain and gzip, resumed mid-file."""
-    monkeypatch.setattr(src_mod, "_READ_BUFFER", 64)
+    monkeypatch.setattr(jsonl_mod, "_READ_BUFFER", 64)
     rows = [json.dumps({"id": f"e{i}", "pad": "x" * (i * 7 % 300)}).encode() for i in range(200)]
     for gz in (False, True):
         path = write_jsonl(tmp_path / ("c.jsonl.gz" if gz else "c.jsonl"), rows, gz)
@@ -406,19 +423,7 @@ def test_line_parser_equals_json_loads(body: bytes) -> None:
         expected = "BAD"
     except RecursionError:
         with pytest.raises(RecursionError):
-            src_mod.parse_json_line(body)
+            jsonl_mod.parse_json_line(body)
         return
-    got = src_mod.parse_json_line(body)
-    assert ("BAD" if got is src_mod._BAD_LINE else repr(got)) == expected
-
-
-def test_reader_without_orjson_equals_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without orjson the reader uses json.loads only; same records, errors and dead letters."""
-    monkeypatch.setattr(src_mod, "_FAST_JSON", None)
-    monkeypatch.setattr(src_mod, "parse_json_line", src_mod._json_loads_reference)
-    rows = [r for r in _ODD_LINES if b"[" * 100 not in r] + lines(5)
-    path = tmp_path / "odd.jsonl"
-    path.write_bytes(b"\n".join(rows) + b"\n")
-    fast = _outcome(JsonLinesSource, path, "skip", tmp_path, "f")
-    assert fast == _outcome(ReferenceJsonLines, path, "skip", tmp_path, "r")
-    assert len(fast[0]) >= 5 and fast[2] > 0
+    got = jsonl_mod.parse_json_line(body)
+    assert ("BAD" if got is jsonl_mod.BAD_LINE else repr(got)) == expected
