@@ -28,6 +28,7 @@ from airflow_flume_provider.kafka_offsets import (
     topic_partitions,
 )
 
+pytestmark = pytest.mark.e2e
 N = 500
 TIMEOUT = 10.0
 # (stack component, topic, consumer group) -- as in stack/conf/flume.conf and flume-kafka-channel.conf.
@@ -54,6 +55,7 @@ def envelopes(n: int) -> list[bytes]:
     return [encode_event({"timestamp": str(now_ms)}, f"h8-consumed-{i}".encode()) for i in range(n)]
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(("component", "topic", "group_id"), TOPOLOGIES)
 def test_not_consumed_while_flume_is_stopped_then_consumed_after_it_catches_up(
     stack: Any, admin: Any, component: str, topic: str, group_id: str
@@ -116,6 +118,24 @@ def test_unreachable_broker_is_not_ready_within_the_timeout(stack: Any) -> None:
     assert result.reason.startswith("flume group 'flume-events': offsets unreadable (unreachable): ")
     assert "h8-secret-value" not in result.reason
     assert elapsed < 8, f"took {elapsed:.1f}s with a 3 s timeout"
+
+
+def test_sasl_connection_reads_and_a_wrong_password_is_not_ready_without_leaking_it(stack: Any) -> None:
+    base = {
+        "bootstrap.servers": f"{stackctl.HOST}:{stackctl.KAFKA_SASL_PORT}",
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanisms": "PLAIN",
+        "sasl.username": stackctl.KAFKA_SASL_USER,
+    }
+    good = open_admin({**base, "sasl.password": stackctl.KAFKA_SASL_PASSWORD}, name="kafka_sasl")
+    targets = log_end_offsets(
+        good, topic_partitions(good, ["flume-events"], timeout=TIMEOUT), timeout=TIMEOUT
+    )
+    assert check_consumed(good, "flume-events", targets).details.get("fault") is None
+    bad = open_admin({**base, "sasl.password": "h8-wrong-secret"}, name="kafka_sasl")
+    result = check_consumed(bad, "flume-events", targets, timeout=3.0)
+    assert not result.ok and result.details["fault"] in ("unreachable", "unreadable")
+    assert "h8-wrong-secret" not in result.reason and "h8-wrong-secret" not in repr(result.details)
 
 
 def test_live_snapshot_of_the_real_topic_is_taken_once_after_close_and_judged(stack: Any, admin: Any) -> None:
