@@ -144,8 +144,7 @@ def _stack_is_up() -> bool:
             all(stackctl.pid_of(c) for c in stackctl.COMPONENTS)
             and stackctl.kafka_ready()
             and stackctl.hdfs_writable()
-            and stackctl.flume_ready("flume")
-            and stackctl.flume_ready("flume-ingest")
+            and all(stackctl.flume_ready(agent) for agent in stackctl.FLUME_AGENTS)
         )
     except Exception:
         return False
@@ -165,6 +164,31 @@ def _ensure_components_running(request: pytest.FixtureRequest) -> None:
     yield
     if "stack" in request.fixturenames and not all(stackctl.pid_of(c) for c in stackctl.COMPONENTS):
         stackctl.up()
+
+
+UNDER_REPLICATION = ("Block Under-replication detected", "consecutive under-replication rotations")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_under_replication_rotations() -> Any:
+    """Fail the e2e run if any Flume agent logged an under-replication rotation while it ran (issue 13).
+
+    Such rotations mean Flume writes with a replication the cluster cannot meet: files roll after every batch,
+    then (after 30) stop rolling by size, which skews every count of files and rolls.
+    """
+    logs = {agent: stackctl.LOGS / f"{agent}.log" for agent in stackctl.FLUME_AGENTS}
+    start = {agent: path.stat().st_size if path.exists() else 0 for agent, path in logs.items()}
+    yield
+    found = []
+    for agent, path in logs.items():
+        if not path.exists():
+            continue
+        with path.open("rb") as fh:
+            fh.seek(start[agent] if path.stat().st_size >= start[agent] else 0)
+            lines = fh.read().decode(errors="replace").splitlines()
+        found += [f"{path}: {line}" for line in lines if any(marker in line for marker in UNDER_REPLICATION)]
+    if found:
+        pytest.fail(f"{len(found)} under-replication rotation(s) in Flume's logs, e.g.\n" + "\n".join(found[:5]))
 
 
 @pytest.hookimpl(hookwrapper=True)
