@@ -19,9 +19,11 @@ and names only: no configuration value (passwords) ever reaches it.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from airflow_flume_provider.consumed import (
     ConsumedResult,
@@ -34,6 +36,7 @@ from airflow_flume_provider.consumed import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "ObservedAdmin",
     "check_consumed",
     "classify",
     "log_end_offsets",
@@ -60,16 +63,74 @@ _UNREACHABLE = {
     "BROKER_NOT_AVAILABLE",
     "NETWORK_EXCEPTION",
 }
+# Client-side errors librdkafka reports only to error_cb: requests then just time out or fail with _TRANSPORT.
+_CLIENT_ERRORS = {"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "_SSL", "_INVALID_ARG", "_RESOLVE"}
 _UNKNOWN_TOPIC = {"UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION"}
 _UNKNOWN_GROUP = {"GROUP_ID_NOT_FOUND", "_UNKNOWN_GROUP"}
 
 
-def open_admin(base: Mapping[str, Any], *, name: str = "kafka") -> Any:
+class ObservedAdmin:
+    """An AdminClient that remembers what librdkafka reported to ``error_cb``.
+
+    A wrong SASL password or a failed TLS handshake reaches admin requests only as ``_TRANSPORT`` or a timeout;
+    the real cause (``_AUTHENTICATION: ... Invalid username or password``, never the password) comes through
+    ``error_cb`` when the client is polled. Faults then say "unreadable" with that cause, not "unreachable".
+    """
+
+    def __init__(self, admin: Any, errors: deque[Any]) -> None:
+        self._admin = admin
+        self._errors = errors
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._admin, name)
+
+    def client_error(self) -> Any | None:
+        """The latest authentication/TLS/resolution error librdkafka reported, if any."""
+        self._admin.poll(0)  # serves error_cb
+        return next((e for e in reversed(self._errors) if e.name() in _CLIENT_ERRORS), None)
+
+
+def open_admin(base: Mapping[str, Any], *, name: str = "kafka") -> ObservedAdmin:
     """An AdminClient for connection ``name``'s librdkafka dict ``base`` (through ``kafka_config``: admin keys
-    only, librdkafka logs routed to Python logging, secrets redacted)."""
+    only, librdkafka logs routed to Python logging, secrets redacted), observing its ``error_cb``."""
     from airflow_flume_provider import kafka_config
 
-    return kafka_config.make_admin(kafka_config.admin_config(dict(base)), name=name)
+    config = kafka_config.admin_config(dict(base))
+    errors: deque[Any] = deque(maxlen=8)
+    user_cb = config.get("error_cb")
+
+    def on_error(err: Any) -> None:
+        errors.append(err)
+        if callable(user_cb):
+            user_cb(err)
+
+    config["error_cb"] = on_error
+    return ObservedAdmin(kafka_config.make_admin(config, name=name), errors)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _explained(fn: _F) -> _F:
+    """Turn an ``unreachable`` fault into ``unreadable`` with its cause when the client reported one."""
+
+    @functools.wraps(fn)
+    def wrapper(admin: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(admin, *args, **kwargs)
+        except OffsetsFault as fault:
+            err = (
+                admin.client_error()
+                if fault.kind == "unreachable" and isinstance(admin, ObservedAdmin)
+                else None
+            )
+            if err is None:
+                raise
+            raise OffsetsFault(
+                "unreadable", f"{fault}; the client reported {err.name()}: {err.str()}"
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def classify(exc: BaseException, what: str) -> OffsetsFault:
@@ -99,6 +160,7 @@ def _result(future: Any, timeout: float, what: str) -> Any:
         raise classify(exc, what) from None
 
 
+@_explained
 def topic_partitions(
     admin: Any,
     topics: Iterable[str] = (),
@@ -136,6 +198,7 @@ def topic_partitions(
     return sorted((t, p) for t in chosen for p in meta.topics[t].partitions)
 
 
+@_explained
 def _list_offsets(admin: Any, partitions: Iterable[TopicPartition], spec: str, timeout: float) -> Offsets:
     from confluent_kafka import TopicPartition as KafkaTp
     from confluent_kafka.admin import OffsetSpec
@@ -168,6 +231,7 @@ def log_start_offsets(
     return _list_offsets(admin, partitions, "earliest", timeout)
 
 
+@_explained
 def read_group(
     admin: Any, group_id: str, partitions: Iterable[TopicPartition], *, timeout: float = DEFAULT_TIMEOUT
 ) -> GroupOffsets:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections import deque
 from concurrent.futures import Future
 from types import SimpleNamespace
 from typing import Any
@@ -23,6 +24,7 @@ from airflow_flume_provider.consumed import (
     targets_from_manifest,
 )
 from airflow_flume_provider.kafka_offsets import (
+    ObservedAdmin,
     check_consumed,
     classify,
     log_end_offsets,
@@ -259,6 +261,10 @@ class FakeAdmin:
         self.state, self.members, self.down = state, members, down
         self.calls: list[str] = []
 
+    def poll(self, timeout: float) -> int:
+        self.calls.append("poll")
+        return 0
+
     def list_topics(self, timeout: float) -> Any:
         self.calls.append("list_topics")
         if self.down:
@@ -351,3 +357,20 @@ def test_classify_maps_error_codes() -> None:
     assert classify(kafka_exc(KafkaError.SASL_AUTHENTICATION_FAILED), "x").kind == "unreadable"
     assert classify(kafka_exc(KafkaError.NOT_COORDINATOR), "x").kind == "unreachable"
     assert classify(TimeoutError(), "x").kind == "unreachable"
+
+
+def test_client_reported_auth_error_turns_unreachable_into_unreadable_with_its_cause() -> None:
+    auth = KafkaError(KafkaError._AUTHENTICATION, "SASL authentication error: Invalid username or password")
+    errors: deque = deque([KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"), auth])
+    admin = ObservedAdmin(FakeAdmin({T: 1}, {}, {}, down=True), errors)
+    with pytest.raises(OffsetsFault) as info:
+        topic_partitions(admin, [T])
+    assert info.value.kind == "unreadable"
+    assert str(info.value) == (
+        "topic metadata: _TRANSPORT: Local: Broker transport failure; the client reported _AUTHENTICATION: "
+        "SASL authentication error: Invalid username or password"
+    )
+    r = check_consumed(admin, T, {(T, 0): 1})
+    assert r.details == {"fault": "unreadable"}
+    plain = ObservedAdmin(FakeAdmin({T: 1}, {}, {}, down=True), deque([errors[0]]))  # no client-side cause
+    assert check_consumed(plain, T, {(T, 0): 1}).details == {"fault": "unreachable"}
