@@ -30,6 +30,10 @@ Targets (the offsets the group must reach), per ``(topic, partition)``:
   are late data. Before that instant the check is not ready.
 
 Faults (group missing, broker unreachable, offsets unreadable, Flume stopped) are never "ready".
+
+Limit: Flume commits "last record returned + 1". A transactional producer's commit marker takes an offset too, so
+a partition whose last entry is a marker stays one short of its log end until a record follows. The project's
+producers are idempotent, not transactional.
 """
 
 from __future__ import annotations
