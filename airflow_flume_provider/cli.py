@@ -1,102 +1,82 @@
 """``airflow-flume``: inspect envelopes and Flume output, render sink paths, check partitions, lint Flume configs.
 
-Exit codes: 0 success (for ``partition-status``: ready; for ``lint-flume-conf``: no finding),
-1 a negative answer (not ready, lint findings, events that fail to decode), 2 a usage or input error
-(bad argument, missing file, unreachable service) — printed as one line, without a traceback.
+This module only parses arguments and prints; every command calls the module that does the work:
+``render-path`` -> :mod:`~airflow_flume_provider.bucketpath`, ``lint-flume-conf`` ->
+:mod:`~airflow_flume_provider.flume_config`'s lint, ``inspect`` -> :func:`hdfs_formats.read_events` (files,
+through :class:`~airflow_flume_provider.hdfs_client.HdfsClient` for ``hdfs://``) or the topic scan of
+:mod:`~airflow_flume_provider.sources.kafka_topic` (topics), ``partition-status`` ->
+:func:`~airflow_flume_provider.partition_check.poke_partition`.
+
+Exit codes:
+
+* 0 success (``partition-status``: READY; ``lint-flume-conf``: no finding);
+* 1 a negative answer: NOT READY yet, lint findings, events whose timestamp header Flume cannot parse;
+* 2 broken: a usage or input error (bad argument, missing file, unreadable input) or an unreachable or failing
+  service (Kafka, WebHDFS, including a NameNode that does not answer during ``partition-status``).
+
+So a shell loop ``until airflow-flume partition-status ...; do sleep 60; done`` can tell "not yet" (1) from
+"broken" (2). Errors are printed as one line on stderr, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import contextlib
 import json
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from airflow_flume_provider.cli_args import (
+    UsageError,
+    build_parser,
+    header_pairs,
+    load_config,
+    parse_date,
+    parse_time,
+    path_template,
+    sink_settings,
+)
+from airflow_flume_provider.timeutil import iso_ms
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE = 0, 1, 2
+#: Lower-cased ``type`` values of Flume HDFS sinks (Flume matches sink types case-insensitively).
+_HDFS_SINK_TYPES = ("hdfs", "org.apache.flume.sink.hdfs.hdfseventsink")
 
 
-class UsageError(Exception):
-    """A user mistake: reported as one line and exit code 2."""
+# --------------------------------------------------------------------------- clients
 
 
-# --------------------------------------------------------------------------- shared helpers
+def _hdfs_client(url: str | None, conn_id: str | None) -> Any:
+    """An HdfsClient for ``--webhdfs URL[,URL]`` (``http://user@host:port``) or a webhdfs connection."""
+    from airflow_flume_provider.hdfs_client import HdfsClient
 
-
-def _parse_time(text: str, what: str = "--time") -> datetime:
-    """An ISO-8601 instant (``Z`` or offset) or epoch milliseconds, as an aware UTC datetime."""
-    from airflow_flume_provider.event_time import InvalidEventTime, to_epoch_ms
+    if url:
+        user = None
+        scheme, _, rest = url.partition("://")
+        if "@" in rest.split("/", 1)[0]:
+            user, rest = rest.split("@", 1)
+            url = f"{scheme}://{rest}"
+        return HdfsClient([u.strip() for u in url.split(",")], user=user)
+    from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 
     try:
-        ms = to_epoch_ms(text, unit="ms" if text.lstrip("-").isdigit() else "auto")
-    except InvalidEventTime as exc:
-        raise UsageError(f"{what}: {exc}") from exc
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+        return FlumeHdfsHook(conn_id or "webhdfs_default").get_client()
+    except Exception as exc:
+        raise UsageError(f"WebHDFS connection {conn_id or 'webhdfs_default'}: {exc}") from exc
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+def _kafka_base_config(bootstrap: str | None, conn_id: str | None) -> dict[str, Any]:
+    """``{"bootstrap.servers": ...}`` from ``--bootstrap``, else the kafka connection's config (via its hook)."""
+    if bootstrap:
+        return {"bootstrap.servers": bootstrap}
+    from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
 
-
-def _headers(pairs: Sequence[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise UsageError(f"-H {pair!r}: expected key=value")
-        key, value = pair.split("=", 1)
-        out[key] = value
-    return out
-
-
-def _sink_settings(conf: str, agent: str | None, sink: str | None) -> Any:
-    from airflow_flume_provider.flume_config import FlumeConfigError, load_flume_config
-
-    if not Path(conf).is_file():
-        raise UsageError(f"--flume-conf {conf}: no such file")
     try:
-        config = load_flume_config(conf)
-        agents = config.agents()
-        if agent is None:
-            if len(agents) != 1:
-                raise UsageError(f"{conf}: give --agent (agents: {', '.join(agents) or 'none'})")
-            agent = agents[0]
-        if sink is None:
-            raise UsageError(f"{conf}: give --sink (sinks of {agent}: {', '.join(config.sinks(agent))})")
-        return config.hdfs_sink(agent, sink)
-    except FlumeConfigError as exc:
-        raise UsageError(str(exc)) from exc
-
-
-def _template(args: argparse.Namespace) -> Any:
-    """The PathTemplate from TEMPLATE/--tz/--round or from --flume-conf/--agent/--sink."""
-    from airflow_flume_provider.bucketpath import PathTemplate
-    from airflow_flume_provider.hdfs_uri import split_hdfs_uri
-
-    if getattr(args, "flume_conf", None):
-        return _sink_settings(args.flume_conf, args.agent, args.sink).path_template_obj()
-    if not getattr(args, "template", None):
-        raise UsageError("give a TEMPLATE or --flume-conf FILE --agent A --sink K")
-    need_rounding, unit, value = False, "second", 1
-    if args.round:
-        parts = args.round.split()
-        try:
-            value, unit = int(parts[0]), parts[1]
-        except (IndexError, ValueError) as exc:
-            raise UsageError(f"--round {args.round!r}: expected 'N unit', e.g. '30 minute'") from exc
-        need_rounding = True
-    try:
-        return PathTemplate(
-            split_hdfs_uri(args.template)[1] if "://" in args.template else args.template,
-            time_zone=args.tz,
-            need_rounding=need_rounding,
-            round_unit=unit,
-            round_value=value,
-        )
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"--round/--tz: {exc}") from exc
+        return FlumeKafkaHook(kafka_conn_id=conn_id or "kafka_default").get_client_config()
+    except Exception as exc:
+        raise UsageError(f"Kafka connection {conn_id or 'kafka_default'}: {exc}") from exc
 
 
 # --------------------------------------------------------------------------- render-path
@@ -106,9 +86,9 @@ def cmd_render_path(args: argparse.Namespace) -> int:
     """Print the HDFS directory Flume files an event of ``--time`` into."""
     from airflow_flume_provider.bucketpath import TimestampHeaderError
 
-    template = _template(args)
-    headers = _headers(args.header)
-    when = _parse_time(args.time)
+    template = path_template(args)
+    headers = header_pairs(args.header)
+    when = parse_time(args.time)
     headers.setdefault("timestamp", str(int(when.timestamp() * 1000)))
     try:
         print(template.render(headers, strict=args.strict))
@@ -120,32 +100,31 @@ def cmd_render_path(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- lint-flume-conf
 
 
-def cmd_lint(args: argparse.Namespace) -> int:
-    """Print the linter's findings for each HDFS sink of the config (or the named agent/sink)."""
-    from airflow_flume_provider.flume_config import FlumeConfigError, lint, load_flume_config
+def _lint_targets(config: Any, path: str, agent: str | None, sink: str | None) -> list[Any]:
+    """The HDFS sinks to lint: the named ones, else every HDFS sink of every agent."""
+    from airflow_flume_provider.flume_config import FlumeConfigError
 
-    if not Path(args.file).is_file():
-        raise UsageError(f"{args.file}: no such file")
+    targets = []
     try:
-        config = load_flume_config(args.file)
-        agents = [args.agent] if args.agent else config.agents()
-        targets = []
-        for agent in agents:
-            sinks = [args.sink] if args.sink else config.sinks(agent)
-            for sink in sinks:
-                if config.get(f"{agent}.sinks.{sink}.type", "").lower() in (
-                    "hdfs",
-                    "org.apache.flume.sink.hdfs.hdfseventsink",
-                ):
-                    targets.append(config.hdfs_sink(agent, sink))
-                elif args.sink:
-                    raise UsageError(f"{args.file}: sink {agent}.{sink} is not an HDFS sink")
+        for a in [agent] if agent else config.agents():
+            for s in [sink] if sink else config.sinks(a):
+                if (config.get(f"{a}.sinks.{s}.type") or "").lower() in _HDFS_SINK_TYPES:
+                    targets.append(config.hdfs_sink(a, s))
+                elif sink:
+                    raise UsageError(f"{path}: sink {a}.{s} is not an HDFS sink")
     except FlumeConfigError as exc:
         raise UsageError(str(exc)) from exc
     if not targets:
-        raise UsageError(f"{args.file}: no HDFS sink found")
+        raise UsageError(f"{path}: no HDFS sink found")
+    return targets
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    """Print the linter's findings for each HDFS sink of the config (or the named agent/sink)."""
+    from airflow_flume_provider.flume_config import lint
+
     total = 0
-    for settings in targets:
+    for settings in _lint_targets(load_config(args.file), args.file, args.agent, args.sink):
         findings = lint(settings)
         total += len(findings)
         status = "ok" if not findings else f"{len(findings)} finding(s)"
@@ -159,87 +138,72 @@ def cmd_lint(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- inspect
 
 
-def _read_source(path: str, conn_id: str | None) -> bytes:
-    """Bytes of a local file or an ``hdfs://`` file (through the webhdfs connection)."""
-    if path.startswith(("hdfs://", "webhdfs://")):
-        from airflow_flume_provider.hdfs_uri import split_hdfs_uri
-        from airflow_flume_provider.webhdfs import WebHdfsError
+@contextlib.contextmanager
+def _open_input(path: str, conn_id: str | None) -> Iterator[BinaryIO]:
+    """A local file, or an ``hdfs://`` file streamed through the webhdfs connection."""
+    from airflow_flume_provider.hdfs_client import HdfsError
+    from airflow_flume_provider.hdfs_uri import is_hdfs_uri, split_hdfs_uri
 
-        client = _webhdfs_client(None, conn_id or "webhdfs_default")
+    if not is_hdfs_uri(path):
+        if not Path(path).is_file():
+            raise UsageError(f"{path}: no such file")
+        with open(path, "rb") as fh:
+            yield fh
+        return
+    with _hdfs_client(None, conn_id) as client:
         try:
-            return client.open(split_hdfs_uri(path)[1])
-        except WebHdfsError as exc:
+            stream = client.open(split_hdfs_uri(path)[1])
+        except HdfsError as exc:
             raise UsageError(f"{path}: {exc}") from exc
-        finally:
-            client.close()
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"{path}: no such file")
-    return p.read_bytes()
+        with stream:
+            yield stream
 
 
-def _events_from_file(data: bytes, name: str) -> Iterator[tuple[str, dict[str, str] | None, bytes]]:
-    """Yield (position, headers or None, body) from a Flume output file or a file of envelopes.
+def _file_events(args: argparse.Namespace) -> Iterator[tuple[str, dict[str, str] | None, bytes]]:
+    """Up to -n events of FILE, decoded by :func:`hdfs_formats.read_events`."""
+    from airflow_flume_provider.hdfs_formats import FormatError, read_events
+    from airflow_flume_provider.hdfs_types import HdfsError
 
-    Recognised by content: Hadoop SequenceFile (``SEQ``), Avro container (``Obj\\x01``, Flume's avro_event),
-    a concatenation of AvroFlumeEvent datums, else text lines (DataStream/TEXT keeps bodies only).
-    """
-    from airflow_flume_provider.hdfs_formats import iter_sequence_file
-
-    if data[:3] == b"SEQ":
-        for i, (key, value) in enumerate(iter_sequence_file(data, name), 1):
-            headers = (
-                {"timestamp": str(int.from_bytes(key[:8], "big", signed=True))} if len(key) >= 8 else None
-            )
-            yield f"{name}:record {i}", headers, _bytes_writable(value)
-        return
-    if data[:4] == b"Obj\x01":
-        import fastavro
-
-        for i, rec in enumerate(fastavro.reader(io.BytesIO(data)), 1):
-            yield f"{name}:record {i}", dict(rec.get("headers") or {}), bytes(rec.get("body") or b"")
-        return
-    envelopes = list(_try_envelopes(data, name))
-    if envelopes:
-        yield from envelopes
-        return
-    for i, line in enumerate(data.splitlines(), 1):
-        yield f"{name}:{i}", None, line
+    with _open_input(args.file, args.conn_id) as stream:
+        try:
+            for n, event in enumerate(read_events(stream, args.file)):
+                if n >= args.n:
+                    return
+                yield event
+        except (FormatError, HdfsError) as exc:
+            raise UsageError(str(exc)) from exc
 
 
-def _bytes_writable(value: bytes) -> bytes:
-    """A Hadoop BytesWritable is a 4-byte big-endian length then the bytes (Text is a vint + bytes)."""
-    if len(value) >= 4 and int.from_bytes(value[:4], "big") == len(value) - 4:
-        return value[4:]
-    return value
+def _topic_events(args: argparse.Namespace) -> Iterator[tuple[str, dict[str, str] | None, bytes]]:
+    """Up to -n messages of --topic (from --from-time, else the beginning), each decoded as an envelope."""
+    from confluent_kafka import KafkaException
 
+    from airflow_flume_provider.envelope import decode_event
+    from airflow_flume_provider.sources import BadInputError
+    from airflow_flume_provider.sources.kafka_topic import read_messages
 
-def _try_envelopes(data: bytes, name: str) -> Iterator[tuple[str, dict[str, str], bytes]]:
-    """Decode ``data`` as back-to-back AvroFlumeEvent datums; yields nothing if it is not that."""
-    import fastavro
-
-    from airflow_flume_provider.envelope import FLUME_EVENT_SCHEMA
-
-    schema = fastavro.parse_schema(FLUME_EVENT_SCHEMA)
-    buf = io.BytesIO(data)
-    out = []
+    base = _kafka_base_config(args.bootstrap, args.conn_id)
+    start_ms = int(parse_time(args.from_time, "--from-time").timestamp() * 1000) if args.from_time else None
     try:
-        while buf.tell() < len(data):
-            rec = fastavro.schemaless_reader(buf, schema)
-            if not all(isinstance(v, str) for v in rec["headers"].values()):
-                return
-            out.append(rec)
-    except Exception:
-        return
-    if any("timestamp" in r["headers"] for r in out):
-        for i, rec in enumerate(out, 1):
-            yield f"{name}:envelope {i}", rec["headers"], rec["body"]
+        for msg in read_messages(base, args.topic, start_ms=start_ms, limit=args.n):
+            value = msg.value() or b""
+            position = f"{args.topic}:{msg.partition()}:{msg.offset()}"
+            try:
+                event = decode_event(value)
+            except ValueError as exc:
+                yield position, {"(not an AvroFlumeEvent)": str(exc)}, value
+                continue
+            yield position, event.headers, event.body
+    except (BadInputError, KafkaException, ValueError) as exc:
+        raise UsageError(f"--topic {args.topic}: {exc}") from exc
 
 
 def _show(
     position: str, headers: dict[str, str] | None, body: bytes, template: Any, raw: bool, width: int
 ) -> bool:
     """Print one event; returns False when its timestamp header would poison Flume's HDFS sink."""
+    from airflow_flume_provider.bucketpath import TimestampHeaderError, parse_java_long
+
     print(f"--- {position}")
     ok = True
     if headers is None:
@@ -249,16 +213,13 @@ def _show(
             print(f"  {k}: {headers[k]}")
         ts = headers.get("timestamp")
         try:
-            ms = int(ts) if ts is not None and ts.strip() == ts else None
-        except ValueError:
-            ms = None
-        if ms is None:
+            print(f"  event time: {iso_ms(parse_java_long(ts))}")
+        except TimestampHeaderError:
             ok = False
             print(
                 f"  event time: INVALID timestamp header {ts!r} (Flume's HDFS sink would retry this event forever)"
             )
         else:
-            print(f"  event time: {_iso(ms)}")
             if template is not None:
                 try:
                     print(f"  partition: {template.render(headers)}")
@@ -277,156 +238,44 @@ def _show(
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """Decode envelopes from a topic or a file and print headers, event time, partition and body."""
-    template = _template(args) if (args.flume_conf or args.template) else None
-    bad = 0
-    shown = 0
-    if args.topic:
-        for position, headers, body in _consume(args):
-            bad += not _show(position, headers, body, template, args.raw, args.width)
-            shown += 1
-    else:
-        if not args.file:
-            raise UsageError("give FILE or --topic T")
-        data = _read_source(args.file, args.conn_id)
-        for position, headers, body in _events_from_file(data, args.file):
-            if shown >= args.n:
-                break
-            bad += not _show(position, headers, body, template, args.raw, args.width)
-            shown += 1
+    if not args.topic and not args.file:
+        raise UsageError("give FILE or --topic T")
+    template = path_template(args) if (args.flume_conf or args.template) else None
+    bad = shown = 0
+    for position, headers, body in _topic_events(args) if args.topic else _file_events(args):
+        bad += not _show(position, headers, body, template, args.raw, args.width)
+        shown += 1
     print(f"--- {shown} event(s)" + (f", {bad} with an invalid timestamp header" if bad else ""))
     return EXIT_NEGATIVE if bad else EXIT_OK
-
-
-def _consume(args: argparse.Namespace) -> Iterator[tuple[str, dict[str, str] | None, bytes]]:
-    """Read up to -n messages of a topic (from --from-time or the beginning) and decode each value."""
-    import uuid
-
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
-
-    from airflow_flume_provider.envelope import decode_event
-
-    config = _kafka_config(args)
-    config.update(
-        {
-            "group.id": f"airflow-flume-inspect-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer = Consumer(config)
-    try:
-        try:
-            meta = consumer.list_topics(args.topic, timeout=10)
-        except KafkaException as exc:
-            raise UsageError(f"--topic {args.topic}: {exc}") from exc
-        tmeta = meta.topics.get(args.topic)
-        if tmeta is None or tmeta.error is not None:
-            raise UsageError(f"--topic {args.topic}: {tmeta.error if tmeta else 'unknown topic'}")
-        parts = [TopicPartition(args.topic, p) for p in sorted(tmeta.partitions)]
-        if args.from_time:
-            ms = int(_parse_time(args.from_time, "--from-time").timestamp() * 1000)
-            parts = consumer.offsets_for_times(
-                [TopicPartition(args.topic, p.partition, ms) for p in parts], timeout=10
-            )
-        else:
-            parts = [TopicPartition(args.topic, p.partition, OFFSET_BEGINNING) for p in parts]
-        ends = {p.partition: consumer.get_watermark_offsets(p, timeout=10)[1] for p in parts}
-        parts = [p for p in parts if p.offset >= 0 or p.offset == OFFSET_BEGINNING]
-        consumer.assign(parts)
-        done = 0
-        idle = 0
-        while done < args.n and idle < 5:
-            msg = consumer.poll(1.0)
-            if msg is None:
-                idle += 1
-                if all(_position(consumer, p) >= ends[p.partition] for p in parts):
-                    break
-                continue
-            if msg.error():
-                raise UsageError(f"--topic {args.topic}: {msg.error()}")
-            idle = 0
-            done += 1
-            position = f"{args.topic}:{msg.partition()}:{msg.offset()}"
-            try:
-                event = decode_event(msg.value() or b"")
-            except ValueError as exc:
-                yield position, {"(not an AvroFlumeEvent)": str(exc)}, msg.value() or b""
-                continue
-            yield position, event.headers, event.body
-    finally:
-        consumer.close()
-
-
-def _position(consumer: Any, tp: Any) -> int:
-    pos = consumer.position([tp])[0].offset
-    return pos if pos >= 0 else -1
-
-
-def _kafka_config(args: argparse.Namespace) -> dict[str, Any]:
-    if args.bootstrap:
-        return {"bootstrap.servers": args.bootstrap}
-    from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
-
-    try:
-        hook = FlumeKafkaHook(kafka_conn_id=args.conn_id or "kafka_default")
-        config = hook.get_producer_config()
-    except Exception as exc:
-        raise UsageError(f"Kafka connection {args.conn_id or 'kafka_default'}: {exc}") from exc
-    producer_only = {"enable.idempotence", "acks", "compression.type", "linger.ms", "batch.size",
-                     "batch.num.messages", "queue.buffering.max.messages", "queue.buffering.max.kbytes",
-                     "message.timeout.ms", "delivery.timeout.ms", "retries", "max.in.flight.requests.per.connection"}  # fmt: skip
-    return {k: v for k, v in config.items() if k not in producer_only}
 
 
 # --------------------------------------------------------------------------- partition-status
 
 
-def _webhdfs_client(url: str | None, conn_id: str | None) -> Any:
-    from airflow_flume_provider.webhdfs import WebHdfsClient, client_from_connection
-
-    if url:
-        user = None
-        if "@" in url.split("://", 1)[-1]:
-            scheme, rest = url.split("://", 1)
-            user, host = rest.split("@", 1)
-            url = f"{scheme}://{host}"
-        return WebHdfsClient([u.strip() for u in url.split(",")], user=user)
-    from airflow.sdk import BaseHook
-
-    try:
-        conn = BaseHook.get_connection(conn_id or "webhdfs_default")
-    except Exception as exc:
-        raise UsageError(f"WebHDFS connection {conn_id or 'webhdfs_default'}: {exc}") from exc
-    return client_from_connection(conn)
-
-
-def cmd_partition_status(args: argparse.Namespace) -> int:
-    """Run the sensor's checks once on one partition and print each verdict; exit 0 only if ready."""
+def _partition_spec(args: argparse.Namespace) -> Any:
+    """The sensor's PartitionSpec for the command's arguments."""
+    from airflow_flume_provider.naming import FileNaming
     from airflow_flume_provider.partition_check import (
         ALL_CHECKS,
         DEFAULT_CHECKS,
-        FileNaming,
         PartitionSpec,
-        PartitionState,
-        poke_partition,
         resolve_partitions,
     )
-    from airflow_flume_provider.webhdfs import WebHdfsError
 
-    settings = _sink_settings(args.flume_conf, args.agent, args.sink) if args.flume_conf else None
-    template = _template(args)
-    start = _parse_date(args.date, template)
-    end = _parse_date(args.end, template) if args.end else None
+    settings = sink_settings(args.flume_conf, args.agent, args.sink) if args.flume_conf else None
+    template = path_template(args)
+    start = parse_date(args.date, template)
+    end = parse_date(args.end, template) if args.end else None
     paths, next_paths, end_ts = resolve_partitions(template, start, end)
     checks = tuple(args.checks.split(",")) if args.checks else DEFAULT_CHECKS
     if args.expected is not None and "count" not in checks:
         checks = (*checks, "count")
-    bad = set(checks) - set(ALL_CHECKS)
-    if bad:
-        raise UsageError(f"--checks: unknown {sorted(bad)}; valid: {', '.join(ALL_CHECKS)}")
+    unknown = set(checks) - set(ALL_CHECKS)
+    if unknown:
+        raise UsageError(f"--checks: unknown {sorted(unknown)}; valid: {', '.join(ALL_CHECKS)}")
     naming = FileNaming.from_settings(settings) if settings else FileNaming(file_type=args.file_type)
     try:
-        spec = PartitionSpec(
+        return PartitionSpec(
             paths=paths,
             naming=naming,
             next_paths=next_paths,
@@ -440,121 +289,54 @@ def cmd_partition_status(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    client = _webhdfs_client(args.webhdfs, args.conn_id)
-    try:
-        report, _ = poke_partition(client, spec, PartitionState())
-    except WebHdfsError as exc:
-        raise UsageError(f"WebHDFS: {exc}") from exc
-    except Exception as exc:
-        raise UsageError(f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        client.close()
-    if args.json:
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True))
-    else:
-        print(f"partition: {', '.join(report.paths)}")
-        if report.error:
-            print(f"  error: {report.error}")
-        for c in report.checks:
-            print(f"  {'PASS' if c.ok else 'FAIL'} {c.name:<10} {c.reason}")
-        print(
-            f"  {report.files} finished file(s), {report.bytes:,} bytes, {report.requests} WebHDFS request(s)"
-        )
-        print("READY" if report.ready else "NOT READY")
+        return
+    print(f"partition: {', '.join(report.paths)}")
+    if report.error:
+        print(f"  error: {report.error}")
+    for c in report.checks:
+        print(f"  {'PASS' if c.ok else 'FAIL'} {c.name:<10} {c.reason}")
+    print(f"  {report.files} finished file(s), {report.bytes:,} bytes, {report.requests} WebHDFS request(s)")
+    print("READY" if report.ready else "NOT READY")
+
+
+def cmd_partition_status(args: argparse.Namespace) -> int:
+    """Run the sensor's checks once on one partition and print each verdict.
+
+    Exit 0 if ready, 1 if not ready yet, 2 if WebHDFS did not answer (the report's ``error``) or refused.
+    """
+    from airflow_flume_provider.partition_check import PartitionState, poke_partition
+
+    spec = _partition_spec(args)
+    with _hdfs_client(args.webhdfs, args.conn_id) as client:
+        try:
+            report, _ = poke_partition(client, spec, PartitionState())
+        except Exception as exc:  # HdfsError (permission...), corrupt files: one line, exit 2
+            raise UsageError(f"{type(exc).__name__}: {exc}") from exc
+    _print_report(report, args.json)
+    if report.error:
+        print(f"airflow-flume partition-status: error: WebHDFS: {report.error}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK if report.ready else EXIT_NEGATIVE
 
 
-def _parse_date(text: str, template: Any) -> datetime:
-    """A date (YYYY-MM-DD, midnight in the sink's zone) or an ISO instant."""
-    try:
-        day = datetime.strptime(text, "%Y-%m-%d")
-    except ValueError:
-        return _parse_time(text, "--date")
-    return day.replace(tzinfo=template.zone)
-
-
-# --------------------------------------------------------------------------- parser
-
-
-def _add_template_args(p: argparse.ArgumentParser, *, positional: bool = True) -> None:
-    if positional:
-        p.add_argument("template", nargs="?", help="Flume hdfs.path template, e.g. /flume/events/%%Y-%%m-%%d")
-    else:
-        p.add_argument("--template", help="Flume hdfs.path template (instead of --flume-conf)")
-    p.add_argument("--tz", default="UTC", help="hdfs.timeZone (default UTC)")
-    p.add_argument("--round", help="hdfs.round as 'N unit', e.g. '30 minute' (units: second, minute, hour)")
-    p.add_argument("--flume-conf", help="Flume agent properties file (instead of a template)")
-    p.add_argument("--agent", help="agent name in --flume-conf")
-    p.add_argument("--sink", help="HDFS sink name in --flume-conf")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="airflow-flume",
-        description="Tools for Kafka -> Flume -> HDFS pipelines that file events by event time.",
-        epilog="Exit codes: 0 ok/ready, 1 not ready / findings / invalid events, 2 usage or input error.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("render-path", help="print the HDFS directory Flume files an event into")
-    _add_template_args(p)
-    p.add_argument("--time", required=True, help="event time: ISO-8601 with Z/offset, or epoch ms")
-    p.add_argument("-H", "--header", action="append", default=[], metavar="KEY=VALUE", help="event header")
-    p.add_argument("--strict", action="store_true", help="refuse %%{header} values with '/' or '..'")
-    p.set_defaults(func=cmd_render_path)
-
-    p = sub.add_parser(
-        "inspect", help="decode AvroFlumeEvents from a topic, a file of envelopes or Flume output"
-    )
-    p.add_argument(
-        "file", nargs="?", help="local or hdfs:// file (SequenceFile, avro_event, envelopes, text)"
-    )
-    p.add_argument("--topic", help="Kafka topic to read envelopes from")
-    p.add_argument("--bootstrap", help="Kafka bootstrap servers (instead of --conn-id)")
-    p.add_argument("--conn-id", help="Airflow connection: kafka (for --topic) or webhdfs (for hdfs://)")
-    p.add_argument("--from-time", help="start reading the topic at this time (ISO-8601 or epoch ms)")
-    p.add_argument("-n", type=int, default=20, help="events to show (default 20)")
-    p.add_argument("--raw", action="store_true", help="write bodies as raw bytes")
-    p.add_argument("--width", type=int, default=200, help="body characters to show (default 200)")
-    _add_template_args(p, positional=False)
-    p.set_defaults(func=cmd_inspect)
-
-    p = sub.add_parser(
-        "partition-status", help="run the partition sensor's checks once; exit 0 only if ready"
-    )
-    _add_template_args(p, positional=False)
-    p.add_argument(
-        "--date", required=True, help="partition date (YYYY-MM-DD in the sink's zone) or ISO instant"
-    )
-    p.add_argument("--end", help="end of a multi-partition range (exclusive)")
-    p.add_argument("--expected", type=int, help="expected event count (adds the 'count' check)")
-    p.add_argument("--checks", help="comma-separated checks (default exists,no_in_use,quiet,watermark)")
-    p.add_argument("--min-files", type=int, default=1)
-    p.add_argument("--quiet-period", type=float, default=60.0, help="seconds (default 60)")
-    p.add_argument("--allowed-lateness", type=float, default=3600.0, help="seconds (default 3600)")
-    p.add_argument("--file-type", default="DataStream", help="with --template: the sink's hdfs.fileType")
-    p.add_argument(
-        "--webhdfs", help="NameNode URL(s), e.g. http://root@127.0.0.1:29870 (instead of --conn-id)"
-    )
-    p.add_argument("--conn-id", help="Airflow webhdfs connection (default webhdfs_default)")
-    p.add_argument("--json", action="store_true", help="print the readiness report as JSON")
-    p.set_defaults(func=cmd_partition_status)
-
-    p = sub.add_parser(
-        "lint-flume-conf", help="check a Flume config for settings that break event-time partitioning"
-    )
-    p.add_argument("file")
-    p.add_argument("--agent")
-    p.add_argument("--sink")
-    p.set_defaults(func=cmd_lint)
-    return parser
+COMMANDS = {
+    "render-path": cmd_render_path,
+    "lint-flume-conf": cmd_lint,
+    "inspect": cmd_inspect,
+    "partition-status": cmd_partition_status,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; returns its exit code (argparse exits 2 itself on bad arguments)."""
+    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"airflow-flume {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
