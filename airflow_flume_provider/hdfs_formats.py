@@ -64,7 +64,10 @@ Source = bytes | bytearray | memoryview | BinaryIO
 
 
 def _stream(data: Source) -> BinaryIO:
-    return io.BytesIO(bytes(data)) if isinstance(data, bytes | bytearray | memoryview) else data
+    """A stream whose ``read(n)`` returns n bytes until the end (raw streams may return fewer)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return io.BytesIO(bytes(data))
+    return io.BufferedReader(data, TEXT_CHUNK) if isinstance(data, io.RawIOBase) else data  # type: ignore[return-value]
 
 
 # -- streaming decompression (CompressedStream) -------------------------------------------------------------
@@ -141,10 +144,25 @@ def count_text_lines(data: Source) -> int:
     return n if last == b"\n" else n + 1
 
 
+class _Positioned:
+    """``read`` + ``tell`` over a forward-only stream (fastavro asks for ``tell``; HTTP bodies cannot seek)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream, self._pos = stream, 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        self._pos += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self._pos
+
+
 def count_avro_container(data: Source, name: str = "<bytes>") -> int:
     """Count the records of an Avro container file block by block (records are not decoded)."""
     try:
-        return sum(block.num_records for block in fastavro.block_reader(_stream(data)))
+        return sum(block.num_records for block in fastavro.block_reader(_Positioned(_stream(data))))
     except Exception as exc:  # fastavro raises assorted types for corrupt input
         raise FormatError(f"{name}: not a readable Avro container file: {type(exc).__name__}: {exc}") from exc
 
@@ -224,7 +242,7 @@ def read_events(stream: Source, name: str) -> Iterator[tuple[str, dict[str, str]
             yield f"{name}:record {i}", ts, bytes_writable(value)
         return
     if head == b"Obj\x01":
-        for i, rec in enumerate(fastavro.reader(buffered), 1):
+        for i, rec in enumerate(fastavro.reader(_Positioned(buffered)), 1):
             assert isinstance(rec, dict)
             yield f"{name}:record {i}", dict(rec.get("headers") or {}), bytes(rec.get("body") or b"")
         return

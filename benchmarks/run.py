@@ -342,6 +342,7 @@ def bench_sensor_poke(files: int) -> dict[str, float]:
     count mode, the bytes read by a poke after one new non-empty file appears in the counted partition.
     """
     from airflow_flume_provider.bucketpath import PathTemplate
+    from airflow_flume_provider.hdfs_client import HdfsClient
     from airflow_flume_provider.partition_check import (
         FileNaming,
         PartitionSpec,
@@ -349,7 +350,6 @@ def bench_sensor_poke(files: int) -> dict[str, float]:
         poke_partition,
         resolve_partitions,
     )
-    from airflow_flume_provider.webhdfs import WebHdfsClient
 
     root = f"/bench/poke-{uuid.uuid4().hex[:8]}"
     template = PathTemplate(root + "/%Y-%m-%d")
@@ -360,7 +360,7 @@ def bench_sensor_poke(files: int) -> dict[str, float]:
     for i in range(0, files, 2000):
         _hdfs_shell("-touchz", *names[i : i + 2000])
     naming = FileNaming(in_use_prefix="_", file_type="DataStream")
-    client = WebHdfsClient([stackctl.WEBHDFS_URL], user=stackctl.HDFS_USER)
+    client = HdfsClient([stackctl.WEBHDFS_URL], user=stackctl.HDFS_USER)
     base = {"paths": paths, "next_paths": next_paths, "end_ts": end_ts, "naming": naming, "quiet_period": 0.0}
     spec = PartitionSpec(**base)
     times, calls = [], []
@@ -393,9 +393,9 @@ def _hdfs_shell(*args: str) -> None:
 
 
 def _hdfs_put_bytes(path: str, data: bytes) -> None:
-    from airflow_flume_provider.webhdfs import WebHdfsClient
+    from airflow_flume_provider.hdfs_client import HdfsClient
 
-    with WebHdfsClient([stackctl.WEBHDFS_URL], user=stackctl.HDFS_USER) as client:
+    with HdfsClient([stackctl.WEBHDFS_URL], user=stackctl.HDFS_USER) as client:
         client.create(path, data)
 
 

@@ -18,30 +18,35 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from airflow_flume_provider.flume_config import load_flume_config
+from airflow_flume_provider.hdfs_uri import static_prefix
 from airflow_flume_provider.sensors.partition import FlumePartitionSensor
 
 FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")
 )
+# The sensor reads the Flume config only when it runs; the asset it emits (which flume_daily_consumer is
+# scheduled on) must be known when the DAG is parsed, so this DAG file names it from the same config.
+_SINK = load_flume_config(FLUME_CONF).hdfs_sink("agent", "k_events")
+EVENTS_ASSET_URI = f"hdfs://{_SINK.namenode}{static_prefix(_SINK.path_template)}"
 
 
 @task
 def summarize_partition(report: dict[str, Any]) -> dict[str, Any]:
     """Read the ready partition through WebHDFS: files and event (line) counts, as a downstream job would."""
-    from airflow.sdk import BaseHook
-
-    from airflow_flume_provider.webhdfs import client_from_connection
+    from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 
     summary: dict[str, Any] = {"paths": report["paths"], "files": 0, "events": 0, "bytes": 0}
-    with client_from_connection(BaseHook.get_connection("webhdfs_default")) as client:
+    with FlumeHdfsHook("webhdfs_default").get_client() as client:
         for path in report["paths"]:
             for status in client.list_status(path):
                 if not status.is_file or status.name.startswith(("_", ".")):
                     continue
-                data = client.open(f"{path}/{status.name}")
                 summary["files"] += 1
-                summary["bytes"] += len(data)
-                summary["events"] += data.count(b"\n")
+                with client.open(f"{path}/{status.name}") as stream:  # streamed, never whole in memory
+                    while chunk := stream.read(1 << 20):
+                        summary["bytes"] += len(chunk)
+                        summary["events"] += chunk.count(b"\n")
     return summary
 
 
@@ -68,6 +73,7 @@ with DAG(
         quiet_period="{{ params.quiet_period }}",
         allowed_lateness=3600,
         write_success_marker=True,
+        asset_uri=EVENTS_ASSET_URI,
         deferrable=True,
         poke_interval=10,
         timeout=6 * 3600,

@@ -57,12 +57,12 @@ def plan_sources(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
 @task
 def partitions_touched(manifests: Any, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The partitions the replay wrote to (from the merged manifests), as sensor arguments."""
-    from airflow_flume_provider.partition_check import merge_manifests
+    from airflow_flume_provider.partition_check import expected_counts_from
 
     assert params is not None
     if params.get("dry_run"):
         return []  # nothing was sent: nothing to wait for
-    counts = merge_manifests(list(manifests))
+    counts = expected_counts_from(list(manifests))
     template = load_flume_config(FLUME_CONF).hdfs_sink(AGENT, SINK).path_template_obj()
     start = datetime.fromisoformat(params["start"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(params["end"].replace("Z", "+00:00"))

@@ -22,8 +22,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import stackctl
+
+from airflow_flume_provider.hdfs_client import FileStatus, HdfsClient, HdfsNotFound
 
 ROOT = stackctl.ROOT
 HOME = ROOT / ".airflow" / "demo"
@@ -91,42 +91,38 @@ def make_dataset() -> list[dict]:
     return events
 
 
-def _webhdfs(path: str, op: str, method: str = "GET", **params: str) -> bytes:
-    query = "&".join([f"op={op}", f"user.name={stackctl.HDFS_USER}", *(f"{k}={v}" for k, v in params.items())])
-    req = urllib.request.Request(f"{stackctl.WEBHDFS_URL}/webhdfs/v1{path}?{query}", method=method)
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        return resp.read()
+def _hdfs() -> HdfsClient:
+    return HdfsClient([stackctl.WEBHDFS_URL], user=stackctl.HDFS_USER, timeout=30)
 
 
-def list_dir(path: str) -> list[dict]:
-    try:
-        return json.loads(_webhdfs(path, "LISTSTATUS"))["FileStatuses"]["FileStatus"]
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
+def list_dir(path: str) -> list[FileStatus]:
+    with _hdfs() as client:
+        try:
+            return client.list_status(path)
+        except HdfsNotFound:
             return []
-        raise
 
 
 def clear_partitions() -> None:
     """Remove earlier demo output for the two days, once Flume has no file open there."""
     deadline = time.monotonic() + 60
-    while any(s["pathSuffix"].endswith(".tmp") for d in DAYS for s in list_dir(f"{PARTITION_ROOT}/{d}")):
+    while any(s.name.endswith(".tmp") for d in DAYS for s in list_dir(f"{PARTITION_ROOT}/{d}")):
         if time.monotonic() > deadline:
             raise SystemExit("Flume still holds files open in the demo partitions after 60 s")
         time.sleep(1)
-    for d in DAYS:
-        if list_dir(f"{PARTITION_ROOT}/{d}"):
-            _webhdfs(f"{PARTITION_ROOT}/{d}", "DELETE", method="DELETE", recursive="true")
+    with _hdfs() as client:
+        for d in DAYS:
+            client.delete(f"{PARTITION_ROOT}/{d}", recursive=True)
 
 
 def read_partition(day: str) -> list[dict]:
     events = []
-    for status in list_dir(f"{PARTITION_ROOT}/{day}"):
-        name = status["pathSuffix"]
-        if status["type"] != "FILE" or name.startswith(("_", ".")):
-            continue
-        for line in _webhdfs(f"{PARTITION_ROOT}/{day}/{name}", "OPEN").splitlines():
-            events.append(json.loads(line))
+    with _hdfs() as client:
+        for status in list_dir(f"{PARTITION_ROOT}/{day}"):
+            if not status.is_file or status.name.startswith(("_", ".")):
+                continue
+            with client.open(f"{PARTITION_ROOT}/{day}/{status.name}") as stream:
+                events.extend(json.loads(line) for line in stream if line.strip())
     return events
 
 

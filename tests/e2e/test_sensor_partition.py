@@ -16,10 +16,10 @@ from airflow.sdk import Asset
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_flume_provider.envelope import encode_event
+from airflow_flume_provider.hdfs_client import HdfsClient
 from airflow_flume_provider.partition_check import PartitionState, ReadinessReport, poke_partition
 from airflow_flume_provider.sensors.partition import FlumePartitionSensor
 from airflow_flume_provider.triggers.partition import FlumePartitionTrigger
-from airflow_flume_provider.webhdfs import WebHdfsClient
 
 try:
     from airflow.sdk.exceptions import TaskDeferred
@@ -85,7 +85,7 @@ class Probe:
         self.reports: list[ReadinessReport] = []
 
     def poke(self) -> ReadinessReport:
-        with WebHdfsClient([self.url], user="root", timeout=(2, 10)) as client:
+        with HdfsClient([self.url], user="root", timeout=(2, 10)) as client:
             report, self.state = poke_partition(client, self.spec, self.state)
         self.reports.append(report)
         return report

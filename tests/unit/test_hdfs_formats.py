@@ -8,6 +8,7 @@ import io
 import struct
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import fastavro
 import pytest
@@ -236,3 +237,124 @@ def test_unknown_file_type_and_serializer() -> None:
         count_events(b"", file_type="Parquet", name="f")
     with pytest.raises(FormatError, match=r"serializer 'custom\.Builder'"):
         count_events(b"", file_type="DataStream", serializer="custom.Builder", name="f")
+
+
+# -- streaming: same results from a stream as from bytes, with bounded memory ------------------------------
+FLUME_SCHEMA = {
+    "type": "record",
+    "name": "Event",
+    "fields": [
+        {"name": "headers", "type": {"type": "map", "values": "string"}},
+        {"name": "body", "type": "bytes"},
+    ],
+}
+
+
+class TrickleStream(io.RawIOBase):
+    """A forward-only stream handing out at most ``step`` bytes per read (like an HTTP body)."""
+
+    def __init__(self, data: bytes, step: int = 7) -> None:
+        self.data, self.pos, self.step = data, 0, step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), self.step, len(self.data) - self.pos)
+        b[:n] = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return n
+
+
+@pytest.mark.parametrize("mode", ["none", "record", "block"])
+def test_sequence_file_from_a_stream_matches_bytes(mode: str) -> None:
+    recs = flume_records(40)
+    data = write_seq(recs, mode=mode, codec=GZIP_CODEC)
+    assert count_sequence_file(TrickleStream(data), "f") == 40
+    assert list(iter_sequence_file(TrickleStream(data), "f")) == list(iter_sequence_file(data, "f")) == recs
+    with pytest.raises(FormatError, match=r"^f: truncated .* at byte \d+ \(file has \d+ bytes\)"):
+        count_sequence_file(TrickleStream(data[:-3]), "f")
+
+
+@pytest.mark.parametrize(
+    ("codec", "compress"),
+    [("gzip", gzip.compress), ("bzip2", bz2.compress), ("default", zlib.compress)],
+)
+def test_compressed_stream_from_a_stream(codec: str, compress: Callable[[bytes], bytes]) -> None:
+    body = b"".join(b"line %d\n" % i for i in range(5000))
+    two_members = compress(body) + compress(b"last\n")
+    assert count_events(TrickleStream(two_members, 1000), file_type="CompressedStream", codec=codec) == 5001
+    assert count_events(two_members, file_type="CompressedStream", codec=codec) == 5001
+    if codec != "default":  # zlib streams were never checked for truncation
+        with pytest.raises(FormatError, match="truncated"):
+            count_events(compress(body)[:-20], file_type="CompressedStream", codec=codec, name="f")
+
+
+def test_text_and_avro_from_a_stream() -> None:
+    assert count_events(TrickleStream(b"a\nb\nc"), file_type="DataStream") == 3
+    out = io.BytesIO()
+    fastavro.writer(out, fastavro.parse_schema(FLUME_SCHEMA), [{"headers": {}, "body": b"x"}] * 50)
+    assert (
+        count_events(TrickleStream(out.getvalue(), 100), file_type="DataStream", serializer="avro_event")
+        == 50
+    )
+
+
+class GeneratedStream(io.RawIOBase):
+    """``total`` bytes made of ``unit`` repeated, produced on the fly (never held whole)."""
+
+    def __init__(self, head: bytes, unit: bytes, repeats: int) -> None:
+        self.parts = iter([head, *([unit] * repeats)])
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self.pending:
+            try:
+                self.pending = next(self.parts)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self.pending))
+        b[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
+
+
+def test_counting_large_streams_uses_bounded_memory() -> None:
+    import tracemalloc
+
+    block = write_seq(flume_records(4000), mode="block", codec=DEFAULT_CODEC, block_size=4000)
+    header_end = len(read_sequence_header(block).sync) + read_sequence_header(block).header_size - 16
+    head, one_block = block[:header_end], block[header_end:]
+    line = b"x" * 99 + b"\n"
+    tracemalloc.start()
+    try:
+        n_text = count_events(GeneratedStream(b"", line * 10_000, 64), file_type="DataStream")  # 64 MB
+        n_seq = count_events(GeneratedStream(head, one_block, 2000), file_type="SequenceFile")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n_text == 640_000 and n_seq == 8_000_000
+    assert peak < 16 * 2**20, (
+        f"peak {peak / 2**20:.1f} MB while counting streams of {2000 * len(one_block) / 2**20:.0f} MB and 64 MB"
+    )
+
+
+def test_read_events_decodes_what_flume_wrote() -> None:
+    from airflow_flume_provider.envelope import encode_event
+    from airflow_flume_provider.hdfs_formats import read_events
+
+    seq = write_seq(
+        [(long_writable(1_564_703_999_000), bytes_writable(b"body-1"))], mode="block", codec=GZIP_CODEC
+    )
+    assert list(read_events(TrickleStream(seq), "f")) == [
+        ("f:record 1", {"timestamp": "1564703999000"}, b"body-1")
+    ]
+    out = io.BytesIO()
+    fastavro.writer(out, fastavro.parse_schema(FLUME_SCHEMA), [{"headers": {"timestamp": "5"}, "body": b"b"}])
+    assert list(read_events(io.BytesIO(out.getvalue()), "a")) == [("a:record 1", {"timestamp": "5"}, b"b")]
+    env = encode_event({"timestamp": "7"}, b"e1") + encode_event({"timestamp": "8"}, b"e2")
+    assert [p for p, _, _ in read_events(io.BytesIO(env), "e")] == ["e:envelope 1", "e:envelope 2"]
+    assert list(read_events(io.BytesIO(b"one\ntwo\n"), "t")) == [("t:1", None, b"one"), ("t:2", None, b"two")]
