@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -301,7 +302,7 @@ def _print_report(report: Any, as_json: bool) -> None:
     for c in report.checks:
         print(f"  {'PASS' if c.ok else 'FAIL'} {c.name:<10} {c.reason}")
     print(f"  {report.files} finished file(s), {report.bytes:,} bytes, {report.requests} WebHDFS request(s)")
-    print("READY" if report.ready else "NOT READY")
+    print("READY" if report.ready else "ERROR (WebHDFS failing)" if report.error else "NOT READY")
 
 
 def cmd_partition_status(args: argparse.Namespace) -> int:
@@ -319,7 +320,7 @@ def cmd_partition_status(args: argparse.Namespace) -> int:
             raise UsageError(f"{type(exc).__name__}: {exc}") from exc
     _print_report(report, args.json)
     if report.error:
-        print(f"airflow-flume partition-status: error: WebHDFS: {report.error}", file=sys.stderr)
+        print(f"airflow-flume partition-status: error: {report.error}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK if report.ready else EXIT_NEGATIVE
 
@@ -342,6 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which exited: not an error of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+        return EXIT_OK
 
 
 if __name__ == "__main__":
