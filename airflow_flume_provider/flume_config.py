@@ -1,8 +1,10 @@
-"""Read a Flume agent properties file and lint an HDFS sink's settings for event-time partitioning.
+"""Read a Flume agent properties file: typed HDFS sink settings and the components that feed the sink.
 
 The Flume config is the single source of truth for where events land: this module parses it like Java's
-``Properties.load`` and returns typed HDFS sink settings (with Flume 1.11.0's defaults) plus the facts about the
-sources and channel feeding the sink that decide whether our ``timestamp`` header survives.
+``Properties.load`` (:mod:`flume_properties`) and returns typed HDFS sink settings (with Flume 1.11.0's defaults)
+plus the facts about the sources and channel feeding the sink that decide whether our ``timestamp`` header
+survives. :mod:`flume_lint` checks those settings (``lint`` is re-exported here); :mod:`flume_consumer` finds the
+Kafka consumer that feeds a sink (``FlumeConfig.kafka_consumer``). No Airflow imports.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ KAFKA_SOURCE = "org.apache.flume.source.kafka.KafkaSource"
 KAFKA_CHANNEL = "org.apache.flume.channel.kafka.KafkaChannel"
 HDFS_SINK_TYPES = ("hdfs", "org.apache.flume.sink.hdfs.HDFSEventSink")
 TIMESTAMP_INTERCEPTOR = "org.apache.flume.interceptor.TimestampInterceptor$Builder"
+# Flume 1.11.0 defaults (apache/logging-flume, tag release-1.11.0-rc2)
+DEFAULT_GROUP_ID = "flume"  # KafkaSourceConstants.java:38, KafkaChannelConfiguration.java:41
+DEFAULT_CHANNEL_TOPIC = "flume-channel"  # KafkaChannelConfiguration.java:40
+DEFAULT_PARSE_AS_FLUME_EVENT = True  # KafkaChannelConfiguration.java:50
+DEFAULT_USE_FLUME_EVENT_FORMAT = False  # KafkaSourceConstants.java:45
 
 # Flume 1.11's built-in channel aliases (ChannelType.java), matched case-insensitively (DefaultChannelFactory).
 _CHANNEL_KINDS = {
@@ -257,7 +264,7 @@ class FlumeConfig:
             type=(self.get(f"{p}type") or "").strip(),
             topics=tuple(t.strip() for t in topics_raw.split(",") if t.strip()),
             topics_regex=self.get(f"{p}kafka.topics.regex"),
-            use_flume_event_format=self.bool_value(f"{p}useFlumeEventFormat", False),
+            use_flume_event_format=self.bool_value(f"{p}useFlumeEventFormat", DEFAULT_USE_FLUME_EVENT_FORMAT),
             interceptors=interceptors,
             key_prefix=p,
         )
@@ -270,8 +277,10 @@ class FlumeConfig:
         return ChannelFacts(
             name=name,
             type=ctype,
-            topic=(self.get(f"{p}kafka.topic") or "flume-channel") if is_kafka else None,
-            parse_as_flume_event=self.bool_value(f"{p}parseAsFlumeEvent", True) if is_kafka else None,
+            topic=(self.get(f"{p}kafka.topic") or DEFAULT_CHANNEL_TOPIC) if is_kafka else None,
+            parse_as_flume_event=(
+                self.bool_value(f"{p}parseAsFlumeEvent", DEFAULT_PARSE_AS_FLUME_EVENT) if is_kafka else None
+            ),
             key_prefix=p,
         )
 

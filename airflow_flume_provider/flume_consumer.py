@@ -27,6 +27,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from airflow_flume_provider.flume_config import (
+    DEFAULT_CHANNEL_TOPIC,
+    DEFAULT_GROUP_ID,
+    DEFAULT_PARSE_AS_FLUME_EVENT,
+    DEFAULT_USE_FLUME_EVENT_FORMAT,
     KAFKA_CHANNEL,
     KAFKA_SOURCE,
     FlumeConfig,
@@ -35,18 +39,9 @@ from airflow_flume_provider.flume_config import (
 )
 
 __all__ = [
-    "DEFAULT_CHANNEL_TOPIC",
-    "DEFAULT_GROUP_ID",
-    "DEFAULT_PARSE_AS_FLUME_EVENT",
-    "DEFAULT_USE_FLUME_EVENT_FORMAT",
     "FlumeKafkaConsumer",
     "kafka_consumers",
 ]
-
-DEFAULT_GROUP_ID = "flume"  # KafkaSourceConstants.java:38, KafkaChannelConfiguration.java:41
-DEFAULT_CHANNEL_TOPIC = "flume-channel"  # KafkaChannelConfiguration.java:40
-DEFAULT_PARSE_AS_FLUME_EVENT = True  # KafkaChannelConfiguration.java:50
-DEFAULT_USE_FLUME_EVENT_FORMAT = False  # KafkaSourceConstants.java:45
 
 
 @dataclass(frozen=True)
