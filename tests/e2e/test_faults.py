@@ -58,6 +58,7 @@ from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_flume_provider.envelope import decode_event
 from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook, FlumePublishError, InvalidRecordError
+from airflow_flume_provider.kafka_config import make_producer
 from airflow_flume_provider.manifest import expected_counts
 from airflow_flume_provider.operators.publish import PublishFlumeEventsOperator
 from airflow_flume_provider.operators.replay import ReplayFlumeEventsOperator
@@ -195,9 +196,7 @@ class Probe:
 
 
 # ------------------------------------------------------------------------------------------------ faults
-def test_kafka_killed_mid_replay_then_retry_resumes_from_checkpoint(
-    stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_kafka_killed_mid_replay_then_retry_resumes_from_checkpoint(stack: Any, tmp_path: Path) -> None:
     """SIGKILL the broker after 1,250 acknowledged events (checkpoint_every=500: last checkpoint at 1,000).
 
     The attempt fails naming the topic and the counts; the retry (same dag/task/run) resumes after event
@@ -211,7 +210,6 @@ def test_kafka_killed_mid_replay_then_retry_resumes_from_checkpoint(
     src = tmp_path / "events.jsonl.gz"
     src.write_bytes(gzip.compress(b"".join(json.dumps(e).encode() + b"\n" for e in events)))
 
-    real_make = FlumeKafkaHook._make_producer
     state = {"armed": True, "killed": False}
 
     class KillBrokerAfter:
@@ -241,9 +239,6 @@ def test_kafka_killed_mid_replay_then_retry_resumes_from_checkpoint(
         def __getattr__(self, name: str) -> Any:
             return getattr(self._p, name)
 
-    monkeypatch.setattr(
-        FlumeKafkaHook, "_make_producer", lambda self, cfg: KillBrokerAfter(real_make(self, cfg))
-    )
     task = ReplayFlumeEventsOperator(
         task_id="replay_kill_kafka",
         source=str(src),
@@ -258,6 +253,7 @@ def test_kafka_killed_mid_replay_then_retry_resumes_from_checkpoint(
         checkpoint_dir=str(tmp_path / "cp"),
         checkpoint_every=every,
         delivery_timeout_s=8,
+        producer_factory=lambda config: KillBrokerAfter(make_producer(config)),
     )
     try:
         began = time.monotonic()

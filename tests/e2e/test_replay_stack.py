@@ -21,7 +21,8 @@ from typing import Any
 import fastavro
 import pytest
 
-from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook, FlumePublishError
+from airflow_flume_provider.hooks.flume_kafka import FlumePublishError
+from airflow_flume_provider.kafka_config import make_producer
 from airflow_flume_provider.manifest import expected_counts
 from airflow_flume_provider.operators.replay import ReplayFlumeEventsOperator
 
@@ -226,9 +227,7 @@ def test_broker_unreachable_fails_within_timeout_nothing_delivered(
     assert info.value.report.acknowledged == 0 and info.value.report.produced == 0
 
 
-def test_failure_mid_replay_then_retry_every_event_in_hdfs(
-    stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failure_mid_replay_then_retry_every_event_in_hdfs(stack: Any, tmp_path: Path) -> None:
     """The worker 'crashes' after 700 produced events; the retry resumes from the last checkpoint."""
     rng = random.Random(uuid.uuid4().int)
     start = unique_day(rng)
@@ -236,7 +235,6 @@ def test_failure_mid_replay_then_retry_every_event_in_hdfs(
     events = make_events(start, tag, per_day=400)
     src = tmp_path / "events.jsonl.gz"
     src.write_bytes(gzip.compress(b"".join(json.dumps(e).encode() + b"\n" for e in events)))
-    real = FlumeKafkaHook._make_producer
     state = {"armed": True}
 
     class Crashing:
@@ -252,8 +250,14 @@ def test_failure_mid_replay_then_retry_every_event_in_hdfs(
         def __getattr__(self, name: str) -> Any:
             return getattr(self._p, name)
 
-    monkeypatch.setattr(FlumeKafkaHook, "_make_producer", lambda self, cfg: Crashing(real(self, cfg)))
-    task = replay(tmp_path, stack, str(src), start, checkpoint_every=250)
+    task = replay(
+        tmp_path,
+        stack,
+        str(src),
+        start,
+        checkpoint_every=250,
+        producer_factory=lambda config: Crashing(make_producer(config)),
+    )
     with pytest.raises(Exception, match="injected crash"):
         task.execute(ctx(tag))
     state["armed"] = False
