@@ -17,9 +17,9 @@ from airflow_flume_provider.naming import FileNaming
 from airflow_flume_provider.partition_assets import announce, asset_identity, partition_key
 
 try:  # Airflow >= 3.1 keeps task exceptions in the SDK
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 except ImportError:  # pragma: no cover - Airflow 3.0
-    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef]
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,7 +45,9 @@ class FlumeLateDataAuditOperator(BaseOperator):
     For each revised partition: the marker is rewritten atomically with the next ``revision`` (recorded as
     announced by this task), and an asset event is emitted with the partition key (its path under the asset's
     prefix, e.g. ``2019-08-01``) and extras ``revision``, ``late_files``, ``late_events``,
-    ``first_late_mtime`` (epoch ms), ``removed_files``, ``event_count``. Unchanged partitions emit nothing.
+    ``first_late_mtime`` (epoch ms), ``removed_files``, ``event_count``. Unchanged partitions emit nothing;
+    when no partition changed the task ends **skipped**, because Airflow registers an event (without partition
+    key) for every outlet of a task that succeeds.
     A corrupt or unreadable marker fails the task before anything is written (the error names the marker and
     the fault). Returns the results (one dict per partition) to XCom and logs them as a table.
 
@@ -223,8 +225,11 @@ class FlumeLateDataAuditOperator(BaseOperator):
 
     def _announce(self, context: Context, revised: list[AuditResult], prefix: str) -> None:
         if not revised:
-            self.log.info("No late data: no asset event")
-            return
+            # Airflow emits an event for every declared outlet of a task that succeeds (extra None, no
+            # partition key); only a skipped task emits none.
+            raise AirflowSkipException(
+                "No late data in the audited partitions: no asset event (task skipped)"
+            )
         if self.asset is None:
             self.log.warning(
                 "%d revised partitions but no asset to announce them (emit_asset/asset unknown)", len(revised)
