@@ -89,13 +89,20 @@ def connections() -> dict[str, str]:
         "port": stackctl.NAMENODE_HTTP_PORT,
         "login": stackctl.HDFS_USER,
     }
-    return {"AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps(kafka), "AIRFLOW_CONN_WEBHDFS_DEFAULT": json.dumps(webhdfs)}
+    return {
+        "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps(kafka),
+        "AIRFLOW_CONN_WEBHDFS_DEFAULT": json.dumps(webhdfs),
+    }
 
 
 def settings() -> dict[str, str]:
     """Airflow's configuration for the live deployment, as environment variables (shared by all processes)."""
     bundles = [
-        {"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {"path": str(p)}}
+        {
+            "name": name,
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(p)},
+        }
         for name, p in BUNDLES.items()
     ]
     return {
@@ -231,16 +238,17 @@ def _group_alive(pgid: int) -> bool:
     return stackctl._alive(pgid) or bool(_group(pgid))
 
 
-def rss_mb(component: str) -> float:
-    """Resident memory of a component and its children (its process group), in MiB."""
+def memory_mb(component: str) -> float:
+    """Memory of a component and the children it forked (its process group), in MiB: the sum of their PSS
+    (proportional set size), so pages the forked workers share with their parent are counted once."""
     pid = pid_of(component)
     if pid is None:
         return 0.0
     total_kb = 0
     for p in _group(pid):
         with contextlib.suppress(OSError, StopIteration, ValueError):
-            line = next(x for x in Path(f"/proc/{p}/status").read_text().splitlines() if x.startswith("VmRSS:"))
-            total_kb += int(line.split()[1])
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+            total_kb += int(next(x for x in rollup if x.startswith("Pss:")).split()[1])
     return total_kb / 1024
 
 
@@ -266,7 +274,9 @@ def install_postgres() -> None:
         raise AirflowStackError("PostgreSQL is not installed: run `sudo apt-get install -y postgresql`")
     log("installing PostgreSQL from Debian's packages ...")
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
-        res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        res = subprocess.run(
+            cmd, capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        )
         if res.returncode != 0:
             raise AirflowStackError(f"{' '.join(cmd)} failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
 
@@ -278,7 +288,18 @@ def _initdb() -> None:
     user = _pg_user()
     if user:
         shutil.chown(PGDATA, user, user)
-    cmd = [_pg_bin("initdb") or "initdb", "-D", str(PGDATA), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"]
+    cmd = [
+        _pg_bin("initdb") or "initdb",
+        "-D",
+        str(PGDATA),
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--no-locale",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, user=user, cwd="/")
     if res.returncode != 0:
         raise AirflowStackError(f"initdb failed:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}")
@@ -329,7 +350,9 @@ def _check_port(component: str, port: int) -> None:
     with socket.socket() as s:
         s.settimeout(1)
         if s.connect_ex((HOST, port)) == 0:
-            raise AirflowStackError(f"cannot start {component}: {HOST}:{port} already in use by another process")
+            raise AirflowStackError(
+                f"cannot start {component}: {HOST}:{port} already in use by another process"
+            )
 
 
 # --------------------------------------------------------------------------- Airflow
@@ -362,7 +385,9 @@ def migrate() -> None:
     """`airflow db migrate` against PostgreSQL (creates or upgrades the metadata schema)."""
     LOGS.mkdir(parents=True, exist_ok=True)
     with open(LOGS / "db-migrate.log", "ab") as out:
-        res = subprocess.run([str(AIRFLOW_BIN), "db", "migrate"], stdout=out, stderr=subprocess.STDOUT, env=env())
+        res = subprocess.run(
+            [str(AIRFLOW_BIN), "db", "migrate"], stdout=out, stderr=subprocess.STDOUT, env=env()
+        )
     if res.returncode != 0:
         raise AirflowStackError(f"airflow db migrate failed\n{tail('db-migrate')}")
 
@@ -374,7 +399,16 @@ def start_airflow(timeout: float = 180) -> dict[str, float]:
         if pid_of(component) is None:
             if component == "api-server":
                 _check_port(component, API_PORT)
-                cmd = [str(AIRFLOW_BIN), "api-server", "--host", HOST, "--port", str(API_PORT), "--workers", "1"]
+                cmd = [
+                    str(AIRFLOW_BIN),
+                    "api-server",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(API_PORT),
+                    "--workers",
+                    "1",
+                ]
             else:
                 cmd = [str(AIRFLOW_BIN), component]
             log(f"started {component} (pid {_spawn(component, cmd)})")
@@ -386,7 +420,7 @@ def start_airflow(timeout: float = 180) -> dict[str, float]:
 
 
 def up() -> dict:
-    """PostgreSQL, the schema, then the four Airflow processes; records start-up seconds and RSS in run/up.json."""
+    """PostgreSQL, the schema, then the four Airflow processes; records start-up seconds and memory in run/up.json."""
     for p in (HOME, LOGS, RUN, SCREENSHOTS):
         p.mkdir(parents=True, exist_ok=True)
     write_env_file()
@@ -399,12 +433,12 @@ def up() -> dict:
     record = {
         "startup_s": {k: round(v, 1) for k, v in timings.items()},
         "total_s": round(time.monotonic() - t0, 1),
-        "rss_mb": {c: round(rss_mb(c), 1) for c in COMPONENTS},
+        "pss_mb": {c: round(memory_mb(c), 1) for c in COMPONENTS},
     }
     (RUN / "up.json").write_text(json.dumps(record, indent=2))
     log(f"Airflow ready in {record['total_s']}s: UI {API_URL} (simple auth manager, all users admin), "
         f"postgres {HOST}:{PG_PORT}, logs {LOGS}")  # fmt: skip
-    log(f"start-up seconds {record['startup_s']}; RSS MiB {record['rss_mb']}")
+    log(f"start-up seconds {record['startup_s']}; memory (PSS) MiB {record['pss_mb']}")
     return record
 
 
@@ -415,7 +449,7 @@ def down() -> None:
 
 
 def status() -> dict[str, tuple[int | None, float]]:
-    return {c: (pid_of(c), rss_mb(c)) for c in COMPONENTS}
+    return {c: (pid_of(c), memory_mb(c)) for c in COMPONENTS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -423,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("up", help="start PostgreSQL and Airflow and wait until healthy")
     sub.add_parser("down", help="stop what 'up' started")
-    sub.add_parser("status", help="pid and RSS of each process")
+    sub.add_parser("status", help="pid and memory (PSS) of each process")
     sub.add_parser("env", help="print the environment file that points an `airflow` CLI here")
     logs = sub.add_parser("logs", help="the tail of one process's log")
     logs.add_argument("component", choices=(*COMPONENTS, "db-migrate"))
@@ -434,8 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "down":
             down()
         elif args.cmd == "status":
-            for c, (pid, rss) in status().items():
-                print(f"{c:14} {f'running, pid {pid}, RSS {rss:.0f} MiB' if pid else 'stopped'}")
+            for c, (pid, mem) in status().items():
+                print(f"{c:14} {f'running, pid {pid}, PSS {mem:.0f} MiB' if pid else 'stopped'}")
         elif args.cmd == "env":
             print(write_env_file())
         elif args.cmd == "logs":

@@ -1,0 +1,44 @@
+"""Fixtures for tests against a real local Airflow (stack/airflowctl.py) and the real Kafka/HDFS/Flume stack.
+
+The tests drive Airflow only the way users do: the REST API of the API server (runs, task states, logs), the
+files the processes write, and a browser. Nothing here imports Airflow or runs a DAG in-process.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+from typing import Any
+
+import airflowctl
+import pytest
+import stackctl
+from live_support import LiveAirflow
+
+
+def _healthy() -> bool:
+    try:
+        return all(airflowctl.pid_of(c) for c in airflowctl.COMPONENTS) and set(
+            airflowctl.health().values()
+        ) == {"healthy"}
+    except (urllib.error.URLError, OSError, KeyError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def live() -> LiveAirflow:
+    """The running local Airflow and stack; started with the same scripts as `make airflow-up` when down."""
+    if not all(stackctl.pid_of(c) for c in stackctl.COMPONENTS):
+        stackctl.up()
+    if not _healthy():
+        airflowctl.up()
+    return LiveAirflow()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Attach the tail of every Airflow process log to a failing live test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "live" in getattr(item, "fixturenames", ()):
+        for component in (*airflowctl.COMPONENTS, "db-migrate"):
+            report.sections.append((f"airflow log: {component}", airflowctl.tail(component, 30)))
