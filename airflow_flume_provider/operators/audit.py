@@ -51,6 +51,8 @@ class FlumeLateDataAuditOperator(BaseOperator):
     A corrupt or unreadable marker fails the task before anything is written (the error names the marker and
     the fault). Returns the results (one dict per partition) to XCom and logs them as a table.
 
+    :param asset: the asset to announce on; default ``Asset(uri=hdfs://<namenode><prefix>, name=flume:<prefix>)``
+        from :func:`~airflow_flume_provider.partition_assets.asset_identity` (the gate must emit the same one).
     :param file_naming: overrides of the sink's file naming (``FileNaming`` fields, e.g.
         ``{"in_use_prefix": "_", "file_type": "DataStream"}``) when not read from ``flume_conf``.
     """
@@ -84,6 +86,7 @@ class FlumeLateDataAuditOperator(BaseOperator):
         count_events: bool = True,
         webhdfs_conn_id: str = "webhdfs_default",
         emit_asset: bool = True,
+        asset: Asset | None = None,
         **kwargs: Any,
     ) -> None:
         if (path_template is None) == (flume_conf is None):
@@ -104,7 +107,7 @@ class FlumeLateDataAuditOperator(BaseOperator):
         self.count_events = count_events
         self.webhdfs_conn_id = webhdfs_conn_id
         self.emit_asset = emit_asset
-        self.asset = self._parse_time_asset() if emit_asset else None
+        self.asset = (asset or self._parse_time_asset()) if emit_asset else None
         if self.asset is not None:
             outlets = list(kwargs.pop("outlets", None) or [])
             if not any(getattr(o, "uri", None) == self.asset.uri for o in outlets):
