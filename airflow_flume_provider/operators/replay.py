@@ -43,6 +43,27 @@ _ENGINE_ARGS = (
     "progress_interval_s",
 )
 
+#: The other operator arguments, kept as attributes of the same name.
+_OPERATOR_ARGS = (
+    "start",
+    "end",
+    "sink_path_template",
+    "sink_time_zone",
+    "sink_round",
+    "sink_round_value",
+    "sink_round_unit",
+    "flume_config_path",
+    "flume_agent",
+    "flume_sink",
+    "dead_letter_path",
+    "checkpoint_dir",
+    "kafka_conn_id",
+    "source_kafka_conn_id",
+    "delivery_timeout_s",
+    "producer_config",
+    "producer_factory",
+)
+
 
 class ReplayFlumeEventsOperator(BaseOperator):
     """Replay stored events (JSON Lines, Avro files or a Kafka topic) into a Flume topic, by event time.
@@ -147,42 +168,9 @@ class ReplayFlumeEventsOperator(BaseOperator):
             raise ValueError(f"rate_limit must be > 0 events/s (got {rate_limit})")
         if avro_body not in ("json", "avro"):
             raise ValueError(f"avro_body must be 'json' or 'avro' (got {avro_body!r})")
-        self.source = source
-        self.topic = topic
-        self.start = start
-        self.end = end
-        self.event_time_field = event_time_field
-        self.event_time_unit = event_time_unit
-        self.assume_tz = assume_tz
-        self.on_invalid = on_invalid
-        self.on_bad_input = on_bad_input
-        self.headers = headers
-        self.event_id_field = event_id_field
-        self.event_id_header = event_id_header
-        self.key_field = key_field
-        self.rate_limit = rate_limit
-        self.dry_run = dry_run
-        self.sink_path_template = sink_path_template
-        self.sink_time_zone = sink_time_zone
-        self.sink_round = sink_round
-        self.sink_round_value = sink_round_value
-        self.sink_round_unit = sink_round_unit
-        self.flume_config_path = flume_config_path
-        self.flume_agent = flume_agent
-        self.flume_sink = flume_sink
-        self.dead_letter_path = dead_letter_path
-        self.checkpoint_dir = checkpoint_dir
-        self.resume = resume
-        self.checkpoint_every = checkpoint_every
-        self.avro_body = avro_body
-        self.avro_body_schema = avro_body_schema
-        self.kafka_conn_id = kafka_conn_id
-        self.source_kafka_conn_id = source_kafka_conn_id
-        self.webhdfs_conn_id = webhdfs_conn_id
-        self.delivery_timeout_s = delivery_timeout_s
-        self.producer_config = producer_config
-        self.progress_interval_s = progress_interval_s
-        self.producer_factory = producer_factory
+        args = locals()
+        for name in (*_ENGINE_ARGS, *_OPERATOR_ARGS):
+            setattr(self, name, args[name])
 
     # -- resolution of parameters -----------------------------------------------------------------------------
     def window_ms(self, context: Mapping[str, Any]) -> tuple[int, int]:
