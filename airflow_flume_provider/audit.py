@@ -290,7 +290,9 @@ def format_table(results: Sequence[AuditResult], key_of: Any = None) -> str:
                 key_of(r.partition) if key_of else r.partition,
                 r.status,
                 "" if r.revision is None else str(r.revision),
-                str(len(r.late)) + (f" (-{len(r.removed_files)} removed)" if r.removed_files else ""),
+                ""
+                if r.previous is None
+                else str(len(r.late)) + (f" (-{len(r.removed_files)} removed)" if r.removed_files else ""),
                 "" if not r.revised else ("?" if r.late_events is None else str(r.late_events)),
                 iso_ms(r.first_late_mtime) or "",
                 str(len(r.in_use)) if r.in_use else "",

@@ -31,7 +31,7 @@ _SINK = load_flume_config(FLUME_CONF).hdfs_sink("agent", "k_events")
 # One asset per sink location, announced by the gate and the audit alike (Airflow keeps only one active asset
 # per uri). asset_identity() gives uri hdfs://<namenode>/flume/events and name "flume:/flume/events"; until
 # flume_partition_gate's sensor announces under that name, this DAG uses the sensor's Asset(uri) (name = uri).
-_URI, _NAME = asset_identity(_SINK.namenode, _SINK.path_template)
+_URI = asset_identity(_SINK.namenode, _SINK.path_template)[0]
 EVENTS_ASSET = Asset(uri=_URI)
 
 with DAG(

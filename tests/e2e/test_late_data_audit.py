@@ -222,3 +222,39 @@ def test_two_partitions_emitted_ms_apart_each_get_a_consumer_run(airflow_db: Non
     _scheduler_tick()
     k0_runs = sorted(r for r in _consumer_runs("late_audit_pair_consumer_e2e") if r[0] == k0)
     assert k0_runs == [(k0, "asset_triggered", 1), (k0, "asset_triggered", 2)], k0_runs
+
+
+def test_example_dag_audits_a_week_and_revises_a_late_day(stack: Any, run_dag: Any) -> None:
+    day = datetime(2000, 1, 8, tzinfo=timezone.utc) + timedelta(  # after the example DAG's start_date
+        days=random.Random(uuid.uuid4().int).randrange(9000)
+    )
+    partition, naming = f"/flume/events/{day:%Y-%m-%d}", FileNaming(in_use_prefix="_", file_type="DataStream")
+    base, tag = int(day.timestamp() * 1000), uuid.uuid4().hex
+    stack.produce("flume-events", [encode_event({"timestamp": str(base + 1000)}, f"{tag}-0".encode())])
+    with _client() as client:
+        listing = stack.wait_for(
+            lambda: len(stack.read_lines(partition)) == 1 and client.list_status(partition),
+            timeout=90,
+            what="1 event",
+        )
+        write_marker(
+            client, on_ready(None, partition, listing, naming, {}, now_ms=base, announcer="test/gate/wait")
+        )  # type: ignore[arg-type]
+    stack.produce(
+        "flume-events", [encode_event({"timestamp": str(base + 86_398_000)}, f"{tag}-late".encode())]
+    )
+    stack.wait_for(
+        lambda: (
+            len(stack.read_lines(partition)) == 2
+            and not any(s["pathSuffix"].endswith(".tmp") for s in stack.hdfs_list(partition))
+        ),
+        timeout=90,
+        what="the late event",
+    )
+    # the run at day+3 audits the 7 days before it, this day among them
+    dr = run_dag(
+        "dags/flume_late_data_audit.py", "flume_late_data_audit", logical_date=day + timedelta(days=3)
+    )
+    assert dr.state == "success" and _ti_states(dr.run_id) == {"audit_late_data": "success"}
+    [(pkey, extra, _)] = _events(dr.run_id, f"hdfs://{stackctl.NAMENODE}/flume/events")
+    assert pkey == f"{day:%Y-%m-%d}" and extra["revision"] == 2 and extra["late_events"] == 1
