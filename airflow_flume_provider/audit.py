@@ -38,6 +38,7 @@ from airflow_flume_provider.marker import (
     declare,
     files_from_listing,
     read_marker,
+    write_marker,
 )
 from airflow_flume_provider.naming import FileNaming
 from airflow_flume_provider.timeutil import iso_ms
@@ -47,6 +48,7 @@ __all__ = [
     "LateFile",
     "audit_partition",
     "decide",
+    "declare_ready",
     "format_table",
     "late_candidates",
     "on_ready",
@@ -302,3 +304,33 @@ def format_table(results: Sequence[AuditResult], key_of: Any = None) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines)
+
+
+def declare_ready(
+    client: Any,
+    partitions: Sequence[str],
+    naming: FileNaming,
+    *,
+    now_ms: int,
+    announcer: str,
+    checks: Sequence[str] = (),
+    counts: Mapping[str, Mapping[str, int]] | None = None,
+) -> list[Marker]:
+    """The gate's last step: for each ready partition, write its marker per :func:`on_ready`; returns the
+    markers to announce (one asset event each, with ``revision``), leaving out revisions already announced.
+
+    ``counts`` = ``{partition: {file name: events}}`` for the files the gate counted (recorded per file, so a
+    later audit can count the late events of a grown file). A bad existing marker raises ``MarkerError``.
+    """
+    out = []
+    for partition in partitions:
+        listing = client.list_status(partition)
+        existing = read_marker(client, partition, listing)
+        per_file = (counts or {}).get(partition, {})
+        marker = on_ready(
+            existing, partition, listing, naming, per_file, now_ms=now_ms, announcer=announcer, checks=checks
+        )
+        if marker is not None:
+            write_marker(client, marker)
+            out.append(marker)
+    return out

@@ -27,22 +27,32 @@ with DAG(dag_id="late_audit_e2e", schedule=None, start_date=START, catchup=False
         audit_end="{{ dag_run.conf['audit_end'] }}",
     )
 
+
+def partition_consumer(dag_id: str, asset: Asset) -> DAG:
+    """A DAG with one run per partition key of ``asset``; its task returns the run's key."""
+    with DAG(
+        dag_id=dag_id,
+        schedule=PartitionedAssetTimetable(assets=asset),
+        start_date=START,
+        catchup=False,
+        tags=["test"],
+    ) as consumer:
+
+        @task
+        def consume(dag_run: object = None) -> str:
+            """Record which partition this run is for."""
+            return str(getattr(dag_run, "partition_key", None))
+
+        consume()
+    return consumer
+
+
+consumer_dag = partition_consumer("late_audit_consumer_e2e", SEQ_ASSET)
+pair_consumer_dag = partition_consumer("late_audit_pair_consumer_e2e", PAIR_ASSET)
+
 with DAG(
-    dag_id="late_audit_consumer_e2e",
-    schedule=PartitionedAssetTimetable(assets=SEQ_ASSET),
-    start_date=START,
-    catchup=False,
-    tags=["test"],
-) as consumer_dag:
-
-    @task
-    def consume(dag_run: object = None) -> str:
-        """Record which partition this run is for."""
-        return str(getattr(dag_run, "partition_key", None))
-
-    consume()
-
-with DAG(dag_id="late_audit_pair_e2e", schedule=None, start_date=START, catchup=False, tags=["test"]) as pair_dag:
+    dag_id="late_audit_pair_e2e", schedule=None, start_date=START, catchup=False, tags=["test"]
+) as pair_dag:
 
     @task(outlets=[PAIR_ASSET])
     def emit(index: int, **context: object) -> str:
@@ -51,18 +61,3 @@ with DAG(dag_id="late_audit_pair_e2e", schedule=None, start_date=START, catchup=
         return announce(context, PAIR_ASSET, key, {"revision": 1})
 
     emit.expand(index=[0, 1])
-
-with DAG(
-    dag_id="late_audit_pair_consumer_e2e",
-    schedule=PartitionedAssetTimetable(assets=PAIR_ASSET),
-    start_date=START,
-    catchup=False,
-    tags=["test"],
-) as pair_consumer_dag:
-
-    @task
-    def consume_pair(dag_run: object = None) -> str:
-        """Record which partition this run is for."""
-        return str(getattr(dag_run, "partition_key", None))
-
-    consume_pair()

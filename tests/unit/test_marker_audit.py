@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_flume_provider.audit import decide, late_candidates, on_ready
+from airflow_flume_provider.audit import decide, declare_ready, late_candidates, on_ready
 from airflow_flume_provider.marker import (
     HdfsNotFound,
     Marker,
@@ -285,3 +285,21 @@ def test_announce_with_and_without_partition_support() -> None:
     assert announce({"outlet_events": {"A": old}}, "A", "2019-08-01", {"revision": 1}) == "extra"
     assert old.extra["partition_key"] == "2019-08-01"
     json.dumps(acc.extra)
+
+
+def test_declare_ready_writes_markers_and_skips_an_already_announced_revision() -> None:
+    hdfs = FakeHdfs()
+    hdfs.put(f"{P}/FlumeData.1", b"a\nb\n")
+    first = declare_ready(
+        hdfs, [P], NAMING, now_ms=NOW, announcer="replay/r1/wait_0", counts={P: {"FlumeData.1": 2}}
+    )
+    assert [(m.revision, m.event_count) for m in first] == [(1, 2)]
+    assert read_marker(hdfs, P).announced_by == "replay/r1/wait_0"  # type: ignore[union-attr]
+    assert (
+        declare_ready(hdfs, [P], NAMING, now_ms=NOW, announcer="gate/r2/wait") == []
+    )  # the daily gate: nothing
+    hdfs.put(f"{P}/FlumeData.2", b"c\n", mtime=NOW + 5)
+    [late] = declare_ready(hdfs, [P], NAMING, now_ms=NOW + 9, announcer="gate/r3/wait")
+    assert (
+        late.revision == 2 and late.announced_revision == 2 and late.event_count is None
+    )  # FlumeData.2 uncounted
