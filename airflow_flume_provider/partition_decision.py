@@ -34,69 +34,63 @@ class Observation:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class _Seen:
+    """One poll's listings sorted by kind: finished files per path, in-use names, missing paths, snapshot."""
+
+    finished: dict[str, list[FileStatus]]
+    in_use: list[str]
+    missing: list[str]
+    snapshot: dict[str, list[int]]
+
+
+def _sort(spec: PartitionSpec, obs: Observation) -> _Seen:
+    seen = _Seen({}, [], [], {})
+    for path in spec.paths:
+        listing = obs.listings.get(path)
+        seen.finished[path] = []
+        if listing is None:
+            seen.missing.append(path)
+            continue
+        for st in listing:
+            kind = spec.naming.classify(st.name) if st.is_file else "other"
+            if kind == "other":
+                continue
+            seen.snapshot[f"{path}/{st.name}"] = [st.length, st.modification_time]
+            if kind == "in_use":
+                seen.in_use.append(st.name)
+            else:
+                seen.finished[path].append(st)
+    return seen
+
+
 def evaluate(
     spec: PartitionSpec, obs: Observation, state: PartitionState, now: float
 ) -> tuple[ReadinessReport, PartitionState]:
     """Judge readiness from one observation; returns the report and the state for the next poll."""
-    naming = spec.naming
-    finished: dict[str, list[FileStatus]] = {}
-    in_use: list[str] = []
-    missing: list[str] = []
-    snapshot: dict[str, list[int]] = {}
-    for path in spec.paths:
-        listing = obs.listings.get(path)
-        if listing is None:
-            missing.append(path)
-            finished[path] = []
-            continue
-        finished[path] = []
-        for st in listing:
-            if not st.is_file:
-                continue
-            kind = naming.classify(st.name)
-            if kind == "other":
-                continue
-            snapshot[f"{path}/{st.name}"] = [st.length, st.modification_time]
-            if kind == "in_use":
-                in_use.append(st.name)
-            else:
-                finished[path].append(st)
-
-    all_finished = [st for files in finished.values() for st in files]
-    newest = max((v[1] for v in snapshot.values()), default=None)
+    seen = _sort(spec, obs)
+    all_finished = [st for files in seen.finished.values() for st in files]
+    newest = max((v[1] for v in seen.snapshot.values()), default=None)
     new_state = replace(state, polls=state.polls + 1, counts=dict(state.counts))
-    if snapshot != state.snapshot:
+    if seen.snapshot != state.snapshot:
         first = state.snapshot is None
-        new_state.snapshot = snapshot
+        new_state.snapshot = seen.snapshot
         new_state.changed_at = None if (first and spec.trust_mtime) else now
     new_state.transient_since = None
 
     results: list[CheckResult] = []
     if "exists" in spec.checks:
-        short = [p for p in spec.paths if p not in missing and len(finished[p]) < spec.min_files]
-        if missing:
-            results.append(CheckResult("exists", False, f"missing: {', '.join(missing)}"))
-        elif short:
-            detail = ", ".join(f"{p} has {len(finished[p])}" for p in short)
-            results.append(
-                CheckResult("exists", False, f"fewer than {spec.min_files} finished files: {detail}")
-            )
-        else:
-            results.append(CheckResult("exists", True, f"{len(all_finished)} finished files"))
+        results.append(_exists(spec, seen, len(all_finished)))
     if "no_in_use" in spec.checks:
-        if in_use:
-            shown = ", ".join(sorted(in_use)[:3]) + (" ..." if len(in_use) > 3 else "")
-            results.append(CheckResult("no_in_use", False, f"{len(in_use)} in-use files: {shown}"))
-        else:
-            results.append(CheckResult("no_in_use", True, "no in-use files"))
+        results.append(_no_in_use(seen.in_use))
     if "quiet" in spec.checks:
-        results.append(_quiet(spec, new_state, snapshot, newest, now))
+        results.append(_quiet(spec, new_state, seen.snapshot, newest, now))
     if "watermark" in spec.checks:
         results.append(_watermark(spec, obs, now))
     event_count: int | None = None
     expected = spec.expected
     if "count" in spec.checks or obs.counts:
-        keys = [cache_key(p, st) for p, files in finished.items() for st in files]
+        keys = [cache_key(p, st) for p, files in seen.finished.items() for st in files]
         new_state.counts.update(obs.counts)
         new_state.counts = {k: new_state.counts[k] for k in keys if k in new_state.counts}
         uncounted = [k for k in keys if k not in new_state.counts]
@@ -104,19 +98,35 @@ def evaluate(
         if "count" in spec.checks:
             results.append(_count(spec, event_count, expected or 0, uncounted))
 
-    ready = bool(results) and all(r.ok for r in results)
     report = ReadinessReport(
-        ready=ready,
+        ready=bool(results) and all(r.ok for r in results),
         paths=list(spec.paths),
         checks=results,
         files=len(all_finished),
         bytes=sum(st.length for st in all_finished),
-        in_use=sorted(in_use),
+        in_use=sorted(seen.in_use),
         event_count=event_count,
         expected_count=expected if "count" in spec.checks else None,
         newest_mtime=newest,
     )
     return report, new_state
+
+
+def _exists(spec: PartitionSpec, seen: _Seen, n_finished: int) -> CheckResult:
+    if seen.missing:
+        return CheckResult("exists", False, f"missing: {', '.join(seen.missing)}")
+    short = [p for p in spec.paths if len(seen.finished[p]) < spec.min_files]
+    if short:
+        detail = ", ".join(f"{p} has {len(seen.finished[p])}" for p in short)
+        return CheckResult("exists", False, f"fewer than {spec.min_files} finished files: {detail}")
+    return CheckResult("exists", True, f"{n_finished} finished files")
+
+
+def _no_in_use(in_use: list[str]) -> CheckResult:
+    if in_use:
+        shown = ", ".join(sorted(in_use)[:3]) + (" ..." if len(in_use) > 3 else "")
+        return CheckResult("no_in_use", False, f"{len(in_use)} in-use files: {shown}")
+    return CheckResult("no_in_use", True, "no in-use files")
 
 
 def _quiet(

@@ -27,7 +27,7 @@ from airflow_flume_provider.partition_check import (
     resolve_partitions,
     success_marker_path,
 )
-from airflow_flume_provider.sensors.reschedule_state import load_state, refusal, save_state, store_of
+from airflow_flume_provider.sensors.reschedule_state import RescheduleUnsupported, restore, save_state
 from airflow_flume_provider.triggers.partition import FlumePartitionTrigger
 
 try:  # Airflow >= 3.1 keeps task exceptions in the SDK
@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 __all__ = ["FlumePartitionSensor"]
 
 
+def _seconds(value: float | str | timedelta) -> float | str:
+    """Seconds from a timedelta; numbers and (templated) strings as given."""
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
 class FlumePartitionSensor(BaseSensorOperator):
     """Wait until the Flume HDFS sink's partition for this run is complete, then report it.
 
@@ -56,8 +61,8 @@ class FlumePartitionSensor(BaseSensorOperator):
 
     Checks (see :mod:`airflow_flume_provider.partition_check`): default ``exists``, ``no_in_use``, ``quiet``,
     ``watermark``, plus ``count`` when ``expected_count`` or ``manifest`` (templated; the replay operator's
-    XCom, merged across mapped tasks) is given. Each poke makes one LISTSTATUS per partition (plus one for the
-    next partition while the watermark is undecided) and reads only files not counted before.
+    XCom, merged across mapped tasks) is given. Each poke lists each partition (LISTSTATUS_BATCH, one request per
+    1,000 entries; the next partition too while the watermark is undecided) and streams only new files.
 
     WebHDFS outages are "not ready" (logged) until they last ``max_transient_failure_s``; permission errors,
     corrupt files and an exceeded ``exact_count`` fail at once. When ready: optional empty ``_SUCCESS`` in each
@@ -125,6 +130,7 @@ class FlumePartitionSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        # One attribute per templated/keyword parameter, as Airflow operators keep them: long, but flat.
         if (path_template is None) == (flume_conf is None):
             raise ValueError("FlumePartitionSensor needs exactly one of path_template or flume_conf")
         if flume_conf is not None and not (agent and sink):
@@ -157,12 +163,8 @@ class FlumePartitionSensor(BaseSensorOperator):
         self.partition_end = partition_end
         self.checks = tuple(checks) if checks is not None else None
         self.min_files = min_files
-        self.quiet_period = (
-            quiet_period.total_seconds() if isinstance(quiet_period, timedelta) else quiet_period
-        )
-        self.allowed_lateness = (
-            allowed_lateness.total_seconds() if isinstance(allowed_lateness, timedelta) else allowed_lateness
-        )
+        self.quiet_period = _seconds(quiet_period)
+        self.allowed_lateness = _seconds(allowed_lateness)
         self.trust_mtime = trust_mtime
         self.expected_count = expected_count
         self.manifest = manifest
@@ -317,16 +319,10 @@ class FlumePartitionSensor(BaseSensorOperator):
         """In reschedule mode, continue from the state the previous poke saved (Airflow >= 3.3)."""
         if self.mode != "reschedule" or self.deferrable:
             return
-        assert self._spec is not None
-        self._store = store_of(context)
-        if self._store is None:
-            why = refusal(self.task_id, self._spec)
-            if why:
-                raise AirflowFailException(why)
-            if "count" in self._spec.checks:
-                self.log.warning("No task_state_store (Airflow < 3.3): each reschedule re-counts every file")
-            return
-        saved = load_state(self._store, self._spec)
+        try:
+            self._store, saved = restore(context, self._spec, self.task_id)  # type: ignore[arg-type]
+        except RescheduleUnsupported as exc:
+            raise AirflowFailException(str(exc)) from exc
         if saved is not None:
             self._state = saved
             self.log.info("Continuing from the state of poke %d (task_state_store)", saved.polls)

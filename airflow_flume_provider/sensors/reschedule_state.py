@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from airflow_flume_provider.partition_check import PartitionSpec, PartitionState
 
-__all__ = ["STATE_KEY", "load_state", "refusal", "save_state", "store_of"]
+__all__ = ["STATE_KEY", "RescheduleUnsupported", "load_state", "refusal", "restore", "save_state", "store_of"]
 
 STATE_KEY = "flume_partition_state"
+log = logging.getLogger(__name__)
+
+
+class RescheduleUnsupported(ValueError):
+    """``mode="reschedule"`` cannot work for this spec on this Airflow (no task state store)."""
 
 
 def store_of(context: Mapping[str, Any]) -> Any:
@@ -53,3 +59,21 @@ def refusal(task_id: str, spec: PartitionSpec) -> str | None:
             "reschedule and the check never passes. Use mode='poke', deferrable=True or trust_mtime=True."
         )
     return None
+
+
+def restore(
+    context: Mapping[str, Any], spec: PartitionSpec, task_id: str
+) -> tuple[Any, PartitionState | None]:
+    """The store (None without one) and the state an earlier poke saved for ``spec`` (None if none).
+
+    Raises :class:`RescheduleUnsupported` when there is no store and the spec cannot work without one.
+    """
+    store = store_of(context)
+    if store is not None:
+        return store, load_state(store, spec)
+    why = refusal(task_id, spec)
+    if why:
+        raise RescheduleUnsupported(why)
+    if "count" in spec.checks:
+        log.warning("%s: no task_state_store (Airflow < 3.3): each reschedule re-counts every file", task_id)
+    return None, None
