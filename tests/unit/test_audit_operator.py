@@ -74,3 +74,74 @@ def test_window_from_lookback_and_end() -> None:
     op.lookback, op.audit_end = 1, "yesterday"
     with pytest.raises(ValueError, match="audit_end 'yesterday' is not ISO-8601"):
         op._window({})  # type: ignore[arg-type]
+
+
+class _Ti:
+    dag_id, task_id = "audit_dag", "audit"
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+
+class _Accessor:
+    def __init__(self) -> None:
+        self.extra: dict = {}
+        self.partition_keys: set[str] = set()
+
+    def add_partitions(self, key: str) -> None:
+        self.partition_keys.add(key)
+
+
+def _run(op: FlumeLateDataAuditOperator, hdfs: object, run_id: str) -> tuple[_Accessor, list[dict]]:
+    from unittest import mock
+
+    acc = _Accessor()
+    context = {"ti": _Ti(run_id), "outlet_events": {op.asset: acc}}
+    with mock.patch("airflow_flume_provider.operators.audit.FlumeHdfsHook") as hook:
+        hook.return_value.get_client.return_value.__enter__.return_value = hdfs
+        return acc, op.execute(context)  # type: ignore[arg-type]
+
+
+def test_execute_announces_once_retries_reannounce_and_bad_markers_stop_everything() -> None:
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+    from test_marker_audit import NOW, FakeHdfs, P
+
+    from airflow_flume_provider.marker import MarkerFile, declare, read_marker, write_marker
+
+    hdfs = FakeHdfs()
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", mtime=NOW)
+    write_marker(hdfs, declare(P, [MarkerFile("FlumeData.1", 2, NOW, 1)], now_ms=NOW, announced_by="gate"))
+    hdfs.put(f"{P}/FlumeData.2", b"b\nc\n", mtime=NOW + 7)
+    op = FlumeLateDataAuditOperator(
+        task_id="audit",
+        path_template="hdfs://nn:8020/flume/events/%Y-%m-%d",
+        file_naming={"in_use_prefix": "_", "file_type": "DataStream"},
+        lookback=1,
+        audit_end="2019-08-02",
+    )
+    acc, results = _run(op, hdfs, "r1")
+    assert acc.partition_keys == {"2019-08-01"}
+    assert (acc.extra["revision"], acc.extra["late_events"], acc.extra["late_files"]) == (
+        2,
+        2,
+        ["FlumeData.2"],
+    )
+    assert [r["status"] for r in results] == ["revised"]
+    assert read_marker(hdfs, P).announced_by == "audit_dag/r1/audit"  # type: ignore[union-attr]
+    # a retry of the same task instance (its first try's event was never registered) announces again
+    acc, _ = _run(op, hdfs, "r1")
+    assert acc.partition_keys == {"2019-08-01"} and acc.extra["revision"] == 2
+    # the next day's run: nothing new, skipped (so Airflow emits no key-less event either)
+    with pytest.raises(AirflowSkipException, match="No late data"):
+        _run(op, hdfs, "r2")
+    hdfs.put(f"{P}/FlumeData.3", b"d\n", mtime=NOW + 9)
+    hdfs.put("/flume/events/2019-07-31/_SUCCESS", b"{", mtime=NOW)
+    op.lookback = 2
+    before = dict(hdfs.files)
+    with pytest.raises(
+        AirflowFailException,
+        match=r"1 unreadable partition marker\(s\), nothing written: "
+        r"/flume/events/2019-07-31/_SUCCESS: invalid partition marker: not JSON",
+    ):
+        _run(op, hdfs, "r3")
+    assert hdfs.files == before

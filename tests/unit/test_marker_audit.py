@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,9 @@ class FakeHdfs:
         if path not in self.files:
             raise HdfsNotFound(path)
         return self.files[path][0]
+
+    def open(self, path: str) -> io.BytesIO:
+        return io.BytesIO(self.read(path))
 
     def create(self, path: str, data: bytes, overwrite: bool = True) -> None:
         assert overwrite or path not in self.files
