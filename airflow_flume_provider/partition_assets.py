@@ -27,12 +27,20 @@ asset, as before). An accessor has one ``extra`` for all of its keys, so per-par
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_flume_provider.hdfs_uri import split_hdfs_uri, static_prefix
 
-__all__ = ["ASSET_NAME_PREFIX", "announce", "asset_identity", "partition_key", "supports_partitions"]
+__all__ = [
+    "ASSET_NAME_PREFIX",
+    "announce",
+    "announce_ready",
+    "announcer_of",
+    "asset_identity",
+    "partition_key",
+    "supports_partitions",
+]
 
 ASSET_NAME_PREFIX = "flume:"
 
@@ -94,3 +102,47 @@ def announce(context: Mapping[str, Any], asset: Any, key: str, extra: Mapping[st
         merged = {"partitions": partitions, "partition_keys": sorted(partitions)}
     accessor.extra = merged
     return mode
+
+
+def announcer_of(context: Mapping[str, Any]) -> str:
+    """``dag_id/run_id/task_id`` of the running task: who announced a revision (kept in the marker)."""
+    ti = context["ti"]
+    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
+
+
+def announce_ready(
+    context: Mapping[str, Any],
+    asset: Any,
+    client: Any,
+    partitions: Sequence[str],
+    naming: Any,
+    *,
+    now_ms: int,
+    checks: Sequence[str] = (),
+    counts: Mapping[str, Mapping[str, int]] | None = None,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[Any]:
+    """A gate's whole announcement: JSON markers for the ready ``partitions`` (written atomically), then one
+    :func:`announce` per revision not announced yet; returns those markers (empty: nothing to announce).
+
+    ``counts`` = ``{partition: {file name: events}}`` the gate counted, ``extra`` = ``{partition: extras}``
+    (files, bytes, ...). The asset's prefix comes from its URI. See
+    :func:`airflow_flume_provider.audit.declare_ready` for the once-per-revision rule.
+    """
+    from airflow_flume_provider.audit import declare_ready
+
+    markers = declare_ready(
+        client,
+        partitions,
+        naming,
+        now_ms=now_ms,
+        announcer=announcer_of(context),
+        checks=checks,
+        counts=counts,
+    )
+    prefix = split_hdfs_uri(asset.uri)[1]
+    for m in markers:
+        fields = {**(extra or {}).get(m.partition, {}), "partition": m.partition, "revision": m.revision}
+        fields.setdefault("event_count", m.event_count)
+        announce(context, asset, partition_key(prefix, m.partition), fields)
+    return markers

@@ -14,7 +14,7 @@ from airflow_flume_provider.hdfs_uri import split_hdfs_uri, static_prefix
 from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 from airflow_flume_provider.marker import MarkerError, announced, write_marker
 from airflow_flume_provider.naming import FileNaming
-from airflow_flume_provider.partition_assets import announce, asset_identity, partition_key
+from airflow_flume_provider.partition_assets import announce, announcer_of, asset_identity, partition_key
 
 try:  # Airflow >= 3.1 keeps task exceptions in the SDK
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -178,8 +178,7 @@ class FlumeLateDataAuditOperator(BaseOperator):
         start, end = self._window(context)
         partitions = [split_hdfs_uri(p)[1] for p in template.partitions_between(start, end)]
         prefix = static_prefix(path)
-        ti = context["ti"]
-        announcer = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}"
+        announcer = announcer_of(context)
         self.log.info("Auditing %d partitions of %s from %s to %s", len(partitions), path, start, end)
         now_ms = int(time.time() * 1000)
         with FlumeHdfsHook(self.webhdfs_conn_id).get_client() as client:

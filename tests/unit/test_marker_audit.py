@@ -307,3 +307,36 @@ def test_declare_ready_writes_markers_and_skips_an_already_announced_revision() 
     assert (
         late.revision == 2 and late.announced_revision == 2 and late.event_count is None
     )  # FlumeData.2 uncounted
+
+
+def test_announce_ready_announces_each_revision_once_across_gates() -> None:
+    from airflow_flume_provider.partition_assets import announce_ready
+
+    class Ti:
+        def __init__(self, dag_id: str) -> None:
+            self.dag_id, self.run_id, self.task_id = dag_id, "r1", "wait"
+
+    class Asset:
+        uri = "hdfs://nn:8020/flume/events"
+
+    hdfs = FakeHdfs()
+    hdfs.put(f"{P}/FlumeData.1", b"a\n")
+    replay, gate = _Accessor(), _Accessor()
+    extra = {P: {"files": 1, "bytes": 2}}
+    announce_ready(
+        {"ti": Ti("replay"), "outlet_events": {Asset: replay}},
+        Asset,
+        hdfs,
+        [P],
+        NAMING,
+        now_ms=NOW,
+        extra=extra,
+    )
+    assert replay.partition_keys == {"2019-08-01"}
+    assert (
+        replay.extra["revision"] == 1 and replay.extra["files"] == 1 and replay.extra["event_count"] is None
+    )
+    got = announce_ready(
+        {"ti": Ti("gate"), "outlet_events": {Asset: gate}}, Asset, hdfs, [P], NAMING, now_ms=NOW
+    )
+    assert got == [] and gate.partition_keys == set() and gate.extra == {}
