@@ -517,7 +517,22 @@ def start(component: str, timeout: float = 120) -> None:
         _start(component, timeout)
 
 
+def start_together(components: tuple[str, ...], timeout: float = 120) -> None:
+    """Launch independent components at once (the Flume agents), then wait until each is ready."""
+    with _lock():
+        for component in components:
+            _launch(component)
+        for component in components:
+            _wait_ready(component, timeout)
+
+
 def _start(component: str, timeout: float) -> None:
+    _launch(component)
+    _wait_ready(component, timeout)
+
+
+def _launch(component: str) -> None:
+    """Spawn a component unless it runs already (no waiting)."""
     if component not in COMPONENTS:
         raise StackError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
     _write_configs()
@@ -531,6 +546,9 @@ def _start(component: str, timeout: float) -> None:
             _format_namenode()
         pid = _spawn(component)
         log(f"started {component} (pid {pid})")
+
+
+def _wait_ready(component: str, timeout: float) -> None:
     probe = {
         "kafka": kafka_ready,
         # After a restart, wait until the running DataNode has re-registered and safe mode is off: before
@@ -669,9 +687,7 @@ def up() -> None:
     start("datanode")
     _create_topics()
     _prepare_hdfs()
-    start("flume")
-    start("flume-ingest")
-    start("flume-lossless")
+    start_together(tuple(FLUME_AGENTS))
     log(f"stack ready in {time.monotonic() - t0:.1f}s: kafka {BOOTSTRAP}, webhdfs {WEBHDFS_URL}, "
         f"namenode hdfs://{NAMENODE}, flume agent '{FLUME_AGENT}' ({FLUME_CONF})")  # fmt: skip
 
