@@ -111,5 +111,6 @@ def test_partition_status_ready_and_not_ready(stack) -> None:
 def test_partition_status_namenode_unreachable_is_exit_2() -> None:
     out = cli("partition-status", "--template", "/flume/events/%Y-%m-%d", "--date", "2019-08-01",
               "--webhdfs", "http://127.0.0.1:9")  # fmt: skip
-    assert out.returncode in (1, 2)
-    assert "Traceback" not in out.stderr
+    assert out.returncode == 2, out.stdout + out.stderr  # broken (2), not "not ready yet" (1)
+    assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1
+    assert out.stdout.rstrip().endswith("ERROR (WebHDFS failing)")
