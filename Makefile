@@ -3,22 +3,31 @@ SHELL := /bin/bash
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STACK := $(PY) stack/stackctl.py
+AIRFLOWCTL := $(PY) stack/airflowctl.py
+# apt-get install the Debian packages named by $(1): as root directly, otherwise through sudo.
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(1); \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq $(1); fi
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 
-.PHONY: setup stack-setup stack-up stack-down stack-status test test-unit lint demo bench clean
+.PHONY: setup system-packages stack-setup stack-up stack-down stack-status test test-unit lint demo bench clean \
+	airflow-up airflow-down test-live demo-live chromium
 
 $(VENV)/.installed: pyproject.toml
 	@command -v krb5-config >/dev/null || { echo "installing libkrb5-dev (needed to build gssapi/krb5 for the hdfs provider)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libkrb5-dev; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq libkrb5-dev; fi; }
+	  $(call APT_INSTALL,libkrb5-dev); }
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -U pip wheel
-	$(PY) -m pip install -q -e '.[test]' 'apache-airflow==3.3.2'
+	$(PY) -m pip install -q -e '.[test,live]' 'apache-airflow==3.3.2'
 	@touch $@
 
-setup: $(VENV)/.installed stack-setup ## venv, pip packages, libkrb5-dev, Maven jars
+setup: system-packages $(VENV)/.installed stack-setup ## venv, pip packages, libkrb5-dev, Java 17, Maven, Maven jars
 
-stack-setup: $(VENV)/.installed
+system-packages: ## Java 17 and Maven (the stack's JVMs and its jars) from Debian's packages, when missing
+	@need=""; command -v java >/dev/null || need="$$need openjdk-17-jdk-headless"; \
+	  command -v mvn >/dev/null || need="$$need maven"; \
+	  if [ -n "$$need" ]; then echo "installing$$need"; $(call APT_INSTALL,$$need); fi
+
+stack-setup: system-packages $(VENV)/.installed
 	$(STACK) setup
 
 stack-up: setup ## start Kafka, HDFS and Flume on 127.0.0.1 and wait until ready
@@ -39,15 +48,36 @@ test-unit: setup
 # The whole suite against the real stack; the stack is stopped even when tests fail.
 test: setup
 	$(STACK) up || { $(STACK) down; exit 1; }
-	$(PY) -m pytest tests -q; rc=$$?; $(STACK) down; exit $$rc
+	$(PY) -m pytest tests -q -m "not live"; rc=$$?; $(STACK) down; exit $$rc
 
 demo: setup ## the 23:59:59 story on the real stack
 	$(STACK) up
 	$(PY) stack/demo.py
 
+airflow-up: setup ## a real local Airflow on PostgreSQL: scheduler, triggerer, dag-processor, API server (UI)
+	$(AIRFLOWCTL) up
+
+airflow-down: ## stop exactly the processes airflow-up started
+	@test -x $(PY) && $(AIRFLOWCTL) down || true
+
+chromium: ## Debian's Chromium, for the live tests' UI checks, when missing
+	@command -v chromium >/dev/null || { echo "installing chromium"; $(call APT_INSTALL,chromium); }
+
+# The live tests: the example DAGs on the real stack and a real Airflow, the UI in headless Chromium.
+# Both are stopped afterwards, even when tests fail.
+test-live: setup chromium
+	$(STACK) up || { $(STACK) down; exit 1; }
+	$(AIRFLOWCTL) up || { $(AIRFLOWCTL) down; $(STACK) down; exit 1; }
+	$(PY) -m pytest tests/live -m live -q; rc=$$?; $(AIRFLOWCTL) down; $(STACK) down; exit $$rc
+
+demo-live: setup ## the 23:59:59 story on the live Airflow (left running: open the UI it prints)
+	$(STACK) up
+	$(AIRFLOWCTL) up
+	$(AIRFLOWCTL) demo
+
 bench: setup
 	$(STACK) up
 	$(PY) benchmarks/run.py; rc=$$?; $(STACK) down; exit $$rc
 
-clean: stack-down
+clean: airflow-down stack-down
 	rm -rf .stack .airflow

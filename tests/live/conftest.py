@@ -7,6 +7,7 @@ files the processes write, and a browser. Nothing here imports Airflow or runs a
 from __future__ import annotations
 
 import urllib.error
+from collections.abc import Iterator
 from typing import Any
 
 import airflowctl
@@ -25,13 +26,20 @@ def _healthy() -> bool:
 
 
 @pytest.fixture(scope="session")
-def live() -> LiveAirflow:
-    """The running local Airflow and stack; started with the same scripts as `make airflow-up` when down."""
-    if not all(stackctl.pid_of(c) for c in stackctl.COMPONENTS):
+def live() -> Iterator[LiveAirflow]:
+    """The running local Airflow and stack (`make test-live` starts both). Started here with the same scripts
+    when down, and then stopped again at the end of the session, so a plain `pytest` leaves nothing behind."""
+    started_stack = not all(stackctl.pid_of(c) for c in stackctl.COMPONENTS)
+    if started_stack:
         stackctl.up()
-    if not _healthy():
+    started_airflow = not _healthy()
+    if started_airflow:
         airflowctl.up()
-    return LiveAirflow()
+    yield LiveAirflow()
+    if started_airflow:
+        airflowctl.down()
+    if started_stack:
+        stackctl.down()
 
 
 @pytest.hookimpl(hookwrapper=True)

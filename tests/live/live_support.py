@@ -65,6 +65,10 @@ class LiveAirflow:
     def runs(self, dag_id: str) -> list[dict]:
         return self.call(f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=-run_after")["dag_runs"]
 
+    def latest_run(self, dag_id: str, state: str = "success") -> str | None:
+        """The run_id of the dag's newest run in `state`, or None."""
+        return next((r["dag_run_id"] for r in self.runs(dag_id) if r["state"] == state), None)
+
     def wait_finished(self, dag_id: str, run_id: str, timeout: float = 600) -> str:
         """Poll the run's state through the API until success/failed; returns it."""
         state = wait_for(
