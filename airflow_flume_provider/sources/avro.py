@@ -225,18 +225,24 @@ class AvroFileSource(FileReader):
         finally:
             raw.close()
 
-    def _body(self, rec: Any, out_schema: Any) -> bytes:
+    def _encoder(self, writer_schema: Any) -> Callable[[Any], bytes]:
+        """The body encoder: compact JSON, or the schemaless Avro datum in ``body_schema`` (default the writer's)."""
         if self.body_format == "json":
-            return avro_json_body(rec)
-        buf = io.BytesIO()
-        fastavro.schemaless_writer(buf, out_schema, rec)
-        return buf.getvalue()
+            return avro_json_body
+        out_schema = fastavro.parse_schema(self.body_schema) if self.body_schema else writer_schema
+
+        def avro_body(rec: Any) -> bytes:
+            buf = io.BytesIO()
+            fastavro.schemaless_writer(buf, out_schema, rec)
+            return buf.getvalue()
+
+        return avro_body
 
     def _read_file(self, path: str) -> Iterator[SourceRecord]:
         schema, codec, sync, data_start = self._header(path)
         decompress = _codec(codec, path)
         parsed = fastavro.parse_schema(schema)
-        out_schema = fastavro.parse_schema(self.body_schema) if self.body_schema else parsed
+        encode = self._encoder(parsed)
         start, skip_records = self.resume_units.get(path, (data_start, 0))
         raw = self.fs.open(path, start)
         self._current = raw
@@ -258,9 +264,9 @@ class AvroFileSource(FileReader):
                     return
                 count = len(records)
                 for i in range(skip_records, count):
+                    rec = records[i]
                     token = (block_start, i + 1) if i + 1 < count else (s.pos, 0)
-                    body = self._body(records[i], out_schema)
-                    yield SourceRecord(body, records[i], path, f"{where}:{i}", token)
+                    yield SourceRecord(encode(rec), rec, path, f"{where}:{i}", token)
                 skip_records = 0
         finally:
             raw.close()
