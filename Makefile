@@ -73,7 +73,7 @@ test-live: setup chromium
 demo-live: setup ## the 23:59:59 story on the live Airflow (left running: open the UI it prints)
 	$(STACK) up
 	$(AIRFLOWCTL) up
-	$(AIRFLOWCTL) demo
+	$(PY) stack/demo_live.py
 
 bench: setup
 	$(STACK) up

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from live_support import LiveAirflow, produce_events, wait_for
@@ -52,5 +53,9 @@ def test_fifty_deferred_partition_triggers_do_not_block_the_triggerer(live: Live
     assert live.wait_finished(DAG_ID, run_id, timeout=600) == "success", live.states(DAG_ID, run_id)
     assert live.states(DAG_ID, run_id)["wait"] == ["success"] * N
     during = _triggerer_log_from(log_start, live)
-    blocked = [line for line in during.splitlines() if BLOCKED in line]
-    assert not blocked, blocked
+    blocked = [line.split(BLOCKED)[1][:20] for line in during.splitlines() if BLOCKED in line]
+    # A starved machine (e.g. 2 busy cores) delays the loop too: the message says how busy this one was.
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    assert not blocked, (
+        f"{len(blocked)} warnings ({blocked[:10]}) while {N} triggers ran; load average {load}"
+    )
