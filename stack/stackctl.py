@@ -259,6 +259,11 @@ def _write_configs() -> None:
         "log4j.logger.org.apache.hadoop.hdfs.StateChange=WARN\n"
         "log4j.logger.BlockStateChange=WARN\n"
     )
+    _write_flume_configs()
+
+
+def _write_flume_configs() -> None:
+    """Flume's classpath files (hdfs-site.xml, log4j2.xml) and, with a port offset, the rewritten agent configs."""
     # Flume's HDFS client reads hdfs-site.xml from its classpath (GENCONF/flume). Without it the client default
     # dfs.replication=3 applies on this one-DataNode HDFS: every block is under-replicated, and the sink, whose
     # hdfs.minBlockReplicas defaults to that replication, rotates its file after each batch ("Block
