@@ -300,3 +300,17 @@ def test_broken_pipe_is_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(cli.COMMANDS, "render-path", closed_pipe)
     monkeypatch.setattr("sys.stdout", io.StringIO())
     assert cli.main(["render-path", "/f", "--time", "0"]) == 0
+
+
+def test_inspect_topic_through_a_kafka_connection(
+    capsys: pytest.CaptureFixture[str], topic: list[FakeConsumer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = {"bootstrap.servers": "k1:9092", "acks": "all", "client.id": "ops"}
+    monkeypatch.setenv("AIRFLOW_CONN_FAKE_KAFKA", json.dumps({"conn_type": "kafka", "extra": extra}))
+    code, out, _ = run(capsys, "inspect", "--topic", "events", "--conn-id", "fake_kafka", "-n", "1")
+    assert code == 0 and out.endswith("--- 1 event(s)\n")
+    config = topic[0].config
+    assert config["bootstrap.servers"] == "k1:9092" and config["client.id"] == "ops" and "acks" not in config
+    code, _, err = run(capsys, "inspect", "--topic", "events", "--conn-id", "no_such_conn")
+    assert code == 2 and "Kafka connection no_such_conn: " in err
+    one_line_error(err, "inspect")
