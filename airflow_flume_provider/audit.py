@@ -114,6 +114,12 @@ class AuditResult:
         }
 
 
+def _total(values: Iterable[int | None]) -> int | None:
+    """The sum, or None when any value is unknown."""
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)  # type: ignore[arg-type]
+
+
 def _finished(listing: Iterable[Any], naming: FileNaming) -> list[Any]:
     return [st for st in listing if st.type == "FILE" and naming.classify(st.name) == "finished"]
 
@@ -183,8 +189,14 @@ def decide(
     if not late and not removed:
         return result
     files = _new_files(finished, marker, counts)
-    per_file = [f.events for f in files]
-    event_count = None if any(e is None for e in per_file) else sum(per_file)  # type: ignore[misc]
+    event_count = _total(f.events for f in files)
+    if (
+        event_count is None
+        and marker.event_count is not None
+        and all(f.events is not None for f in late)
+        and not removed
+    ):
+        event_count = marker.event_count + sum(f.events or 0 for f in late)  # declared total + late events
     revision = marker.revision + 1
     result.status, result.revision, result.late, result.removed_files = "revised", revision, late, removed
     entry = {
@@ -217,10 +229,12 @@ def on_ready(
     now_ms: int,
     announcer: str,
     checks: Sequence[str] = (),
+    event_count: int | None = None,
 ) -> Marker | None:
     """What a gate does when it finds ``partition`` ready: the marker to write and announce, or None.
 
-    ``announcer`` names the gate task (``dag_id/run_id/task_id``). No marker (or an empty legacy one) ->
+    ``announcer`` names the gate task (``dag_id/run_id/task_id``); ``event_count`` is the partition's total when
+    the gate counted it but not per file. No marker (or an empty legacy one) ->
     revision 1. Files changed since the marker -> the audit's next revision (late data seen by a gate). A
     marker matching the listing -> None (nothing to write, no asset event) when its revision was already
     announced by another task, else the same revision recorded as announced by ``announcer``. A returned
@@ -228,8 +242,8 @@ def on_ready(
     """
     if existing is None or existing.legacy:
         files = files_from_listing(listing, naming.classify, counts)
-        per_file = [f.events for f in files]
-        total = None if any(e is None for e in per_file) else sum(per_file)  # type: ignore[misc]
+        total = _total(f.events for f in files)
+        total = event_count if total is None else total
         return declare(
             partition, files, now_ms=now_ms, event_count=total, checks=checks, announced_by=announcer
         )
@@ -315,12 +329,14 @@ def declare_ready(
     announcer: str,
     checks: Sequence[str] = (),
     counts: Mapping[str, Mapping[str, int]] | None = None,
+    event_counts: Mapping[str, int] | None = None,
 ) -> list[Marker]:
     """The gate's last step: for each ready partition, write its marker per :func:`on_ready`; returns the
     markers to announce (one asset event each, with ``revision``), leaving out revisions already announced.
 
     ``counts`` = ``{partition: {file name: events}}`` for the files the gate counted (recorded per file, so a
-    later audit can count the late events of a grown file). A bad existing marker raises ``MarkerError``.
+    later audit can count the late events of a grown file); ``event_counts`` = ``{partition: total}`` when only
+    totals are known. A bad existing marker raises ``MarkerError``.
     """
     out = []
     for partition in partitions:
@@ -328,7 +344,15 @@ def declare_ready(
         existing = read_marker(client, partition, listing)
         per_file = (counts or {}).get(partition, {})
         marker = on_ready(
-            existing, partition, listing, naming, per_file, now_ms=now_ms, announcer=announcer, checks=checks
+            existing,
+            partition,
+            listing,
+            naming,
+            per_file,
+            now_ms=now_ms,
+            announcer=announcer,
+            checks=checks,
+            event_count=(event_counts or {}).get(partition),
         )
         if marker is not None:
             write_marker(client, marker)

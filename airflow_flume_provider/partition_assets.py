@@ -120,12 +120,14 @@ def announce_ready(
     now_ms: int,
     checks: Sequence[str] = (),
     counts: Mapping[str, Mapping[str, int]] | None = None,
+    event_counts: Mapping[str, int] | None = None,
     extra: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Any]:
     """A gate's whole announcement: JSON markers for the ready ``partitions`` (written atomically), then one
     :func:`announce` per revision not announced yet; returns those markers (empty: nothing to announce).
 
-    ``counts`` = ``{partition: {file name: events}}`` the gate counted, ``extra`` = ``{partition: extras}``
+    ``counts`` = ``{partition: {file name: events}}`` the gate counted (or only ``event_counts`` =
+    ``{partition: total}``), ``extra`` = ``{partition: extras}``
     (files, bytes, ...). The asset's prefix comes from its URI. See
     :func:`airflow_flume_provider.audit.declare_ready` for the once-per-revision rule.
     """

@@ -340,3 +340,14 @@ def test_announce_ready_announces_each_revision_once_across_gates() -> None:
         {"ti": Ti("gate"), "outlet_events": {Asset: gate}}, Asset, hdfs, [P], NAMING, now_ms=NOW
     )
     assert got == [] and gate.partition_keys == set() and gate.extra == {}
+
+
+def test_a_total_without_per_file_counts_is_kept_and_revised() -> None:
+    hdfs = FakeHdfs()
+    hdfs.put(f"{P}/FlumeData.1", b"a\nb\n")
+    [m] = declare_ready(hdfs, [P], NAMING, now_ms=NOW, announcer="gate", event_counts={P: 2})
+    assert m.event_count == 2 and m.files and m.files[0].events is None
+    hdfs.put(f"{P}/FlumeData.2", b"c\n", mtime=NOW + 5)
+    listing = hdfs.list_status(P)
+    r = decide(m, listing, NAMING, {"FlumeData.2": 1}, now_ms=NOW + 9)
+    assert r.marker is not None and r.marker.event_count == 3 and r.late_events == 1
