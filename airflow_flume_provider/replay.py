@@ -71,6 +71,10 @@ class ReplaySpec:
     webhdfs_conn_id: str = "webhdfs_default"
     source_kafka_conn_id: str = "kafka_default"
     progress_interval_s: float = 5.0
+    #: HDFS client (or a factory of one) for ``hdfs://`` sources; see ``sources.open_source``.
+    hdfs_client: Any = None
+    #: the source Kafka connection's librdkafka config (or a factory of it) for ``kafka://`` sources.
+    kafka_base_config: Any = None
 
 
 def sink_from_template(
@@ -181,6 +185,8 @@ class ReplayRun:
             kafka_conn_id=spec.source_kafka_conn_id,
             avro_body=spec.avro_body,
             avro_body_schema=spec.avro_body_schema,
+            hdfs_client=spec.hdfs_client,
+            kafka_base_config=spec.kafka_base_config,
         )
         self.units = dict(self.state["resume"]["units"])
         self.publish(

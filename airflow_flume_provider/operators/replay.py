@@ -15,9 +15,10 @@ from airflow.sdk import BaseOperator
 
 from airflow_flume_provider.checkpoint import CheckpointStore, default_checkpoint_dir
 from airflow_flume_provider.event_time import check_on_invalid
+from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
 from airflow_flume_provider.replay import ReplayRun, ReplaySpec, sink_from_flume_config, sink_from_template
-from airflow_flume_provider.sources import BAD_INPUT_POLICIES
+from airflow_flume_provider.sources import BAD_INPUT_POLICIES, source_conn_ids
 from airflow_flume_provider.timeutil import iso_ms, to_ms
 
 #: Operator arguments handed to the replay engine unchanged (same names in :class:`ReplaySpec`).
@@ -225,6 +226,11 @@ class ReplayFlumeEventsOperator(BaseOperator):
         window = self.window_ms(context)
         template, sink_info = self.sink()
         store, dead_path = self._paths(context)
+        webhdfs_id, kafka_id = source_conn_ids(
+            self.source,
+            webhdfs_conn_id=self.webhdfs_conn_id,
+            kafka_conn_id=self.source_kafka_conn_id or self.kafka_conn_id,
+        )
         spec = ReplaySpec(
             **{name: getattr(self, name) for name in _ENGINE_ARGS},
             window_ms=window,
@@ -232,7 +238,9 @@ class ReplayFlumeEventsOperator(BaseOperator):
             dead_letter_path=dead_path,
             sink_template=template,
             sink_info=sink_info,
-            source_kafka_conn_id=self.source_kafka_conn_id or self.kafka_conn_id,
+            source_kafka_conn_id=kafka_id,
+            hdfs_client=FlumeHdfsHook(webhdfs_id).get_client,  # factories: called only when needed
+            kafka_base_config=FlumeKafkaHook(kafka_id).get_client_config,
         )
         hook = FlumeKafkaHook(
             self.kafka_conn_id,
