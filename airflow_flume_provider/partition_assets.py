@@ -141,6 +141,7 @@ def announce_ready(
         announcer=announcer_of(context),
         checks=checks,
         counts=counts,
+        event_counts=event_counts,
     )
     prefix = split_hdfs_uri(asset.uri)[1]
     for m in markers:
