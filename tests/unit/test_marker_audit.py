@@ -351,3 +351,20 @@ def test_a_total_without_per_file_counts_is_kept_and_revised() -> None:
     listing = hdfs.list_status(P)
     r = decide(m, listing, NAMING, {"FlumeData.2": 1}, now_ms=NOW + 9)
     assert r.marker is not None and r.marker.event_count == 3 and r.late_events == 1
+
+
+def test_announce_ready_records_the_gates_total() -> None:
+    from airflow_flume_provider.partition_assets import announce_ready
+
+    class Ti:
+        dag_id, run_id, task_id = "gate", "r1", "announce"
+
+    class Asset:
+        uri = "hdfs://nn:8020/flume/events"
+
+    hdfs, acc = FakeHdfs(), _Accessor()
+    hdfs.put(f"{P}/FlumeData.9", b"x\ny\n")
+    ctx = {"ti": Ti(), "outlet_events": {Asset: acc}}
+    [m] = announce_ready(ctx, Asset, hdfs, [P], NAMING, now_ms=NOW, event_counts={P: 2})
+    assert m.event_count == 2 and read_marker(hdfs, P).event_count == 2  # type: ignore[union-attr]
+    assert acc.extra["event_count"] == 2 and acc.partition_keys == {"2019-08-01"}
