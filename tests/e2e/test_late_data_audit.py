@@ -24,6 +24,7 @@ pytestmark = pytest.mark.e2e
 DAG_FILE = "tests/dags/late_audit_e2e.py"
 SEQ = FileNaming(in_use_prefix="_", file_type="SequenceFile")
 ASSET_URI = f"hdfs://{stackctl.NAMENODE}/flume/seq"
+PAIR_URI = "hdfs://test-namenode/late-audit/pair"
 
 
 def _client() -> Any:
@@ -72,6 +73,35 @@ def _sync_test_bundle() -> None:
         bundle.name,
         bundle.version,
     )
+
+
+def _register_concurrently(uri: str, keys: list[str], gap_s: float) -> None:
+    """Register one asset event per key, each from its own thread and DB session, ``gap_s`` apart."""
+    import threading
+    import time
+
+    from airflow.assets.manager import AssetManager
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    errors: list[BaseException] = []
+
+    def register(key: str) -> None:
+        try:
+            with create_session() as session:
+                asset = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
+                assert AssetManager.register_asset_change(asset=asset, partition_key=key, session=session)
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register, args=(k,)) for k in keys]
+    for t in threads:
+        t.start()
+        time.sleep(gap_s)
+    for t in threads:
+        t.join()
+    assert not errors, errors
 
 
 def _scheduler_tick() -> set[str]:
@@ -208,13 +238,20 @@ def test_two_partitions_emitted_ms_apart_each_get_a_consumer_run(airflow_db: Non
     k0, k1 = (f"pair-{uuid.uuid4().hex[:8]}" for _ in range(2))
     dr = run_dag(DAG_FILE, "late_audit_pair_e2e", conf={"keys": [k0, k1]})
     assert dr.state == "success", dr.state
-    events = _events(dr.run_id, "hdfs://test-namenode/late-audit/pair")
+    events = _events(dr.run_id, PAIR_URI)
     assert sorted(e[0] for e in events) == sorted([k0, k1])
     gap_ms = abs((events[1][2] - events[0][2]).total_seconds() * 1000)
     print(f"two partition events {gap_ms:.0f} ms apart")
     _scheduler_tick()
     runs = [r for r in _consumer_runs("late_audit_pair_consumer_e2e") if r[0] in (k0, k1)]
     assert sorted(runs) == sorted([(k0, "asset_triggered", 1), (k1, "asset_triggered", 1)])
+
+    # two keys registered from two threads 19 ms apart (the REST/API path of the same AssetManager code)
+    k2, k3 = (f"pair-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    _register_concurrently(PAIR_URI, [k2, k3], gap_s=0.019)
+    _scheduler_tick()
+    runs = [r for r in _consumer_runs("late_audit_pair_consumer_e2e") if r[0] in (k2, k3)]
+    assert sorted(runs) == sorted([(k2, "asset_triggered", 1), (k3, "asset_triggered", 1)])
 
     # the same key twice before the scheduler's next pass: one run; after a run was created: a new run
     dr2 = run_dag(DAG_FILE, "late_audit_pair_e2e", conf={"keys": [k0, k0]})
