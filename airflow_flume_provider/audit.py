@@ -155,6 +155,17 @@ def _new_files(finished: Sequence[Any], marker: Marker, counts: Mapping[str, int
     return tuple(sorted(out, key=lambda f: f.name))
 
 
+def _revised_count(
+    files: Sequence[MarkerFile], marker: Marker, late: Sequence[LateFile], removed: Sequence[str]
+) -> int | None:
+    """Events in the revised partition: the per-file counts, else the declared total plus the late events."""
+    total = _total(f.events for f in files)
+    if total is None and marker.event_count is not None and not removed:
+        late_total = _total(f.events for f in late)
+        total = None if late_total is None else marker.event_count + late_total
+    return total
+
+
 def decide(
     marker: Marker,
     listing: Sequence[Any],
@@ -189,14 +200,7 @@ def decide(
     if not late and not removed:
         return result
     files = _new_files(finished, marker, counts)
-    event_count = _total(f.events for f in files)
-    if (
-        event_count is None
-        and marker.event_count is not None
-        and all(f.events is not None for f in late)
-        and not removed
-    ):
-        event_count = marker.event_count + sum(f.events or 0 for f in late)  # declared total + late events
+    event_count = _revised_count(files, marker, late, removed)
     revision = marker.revision + 1
     result.status, result.revision, result.late, result.removed_files = "revised", revision, late, removed
     entry = {
