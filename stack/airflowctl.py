@@ -8,7 +8,8 @@ the connections ``kafka_default``/``webhdfs_default`` pointing at the stack. Eve
 ``.airflow/`` (``FLUME_AIRFLOW_WORK`` moves it, so a second copy can run): process logs in ``logs/``, task logs
 in ``logs/tasks/``, pids with start times in ``run/``. Ports sit below the ephemeral range and move with
 ``FLUME_STACK_PORT_OFFSET`` like the stack's. Used by the Makefile (``airflowctl.py up|down|status``) and by
-the live tests (``API_URL``, ``env()``).
+the live tests (``API_URL``, ``env()``). One file, like stackctl.py, so the start/stop discipline of the
+deployment is in one place (hence a bit over 400 lines).
 """
 
 from __future__ import annotations
@@ -381,6 +382,14 @@ def health() -> dict[str, str]:
     return {name: (report.get(key) or {}).get("status", "unknown") for name, key in HEALTH_KEYS.items()}
 
 
+def healthy() -> bool:
+    """Every process of `up` is running and the API server reports them all healthy."""
+    try:
+        return all(pid_of(c) for c in COMPONENTS) and set(health().values()) == {"healthy"}
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def migrate() -> None:
     """`airflow db migrate` against PostgreSQL (creates or upgrades the metadata schema)."""
     LOGS.mkdir(parents=True, exist_ok=True)
@@ -424,6 +433,9 @@ def up() -> dict:
     for p in (HOME, LOGS, RUN, SCREENSHOTS):
         p.mkdir(parents=True, exist_ok=True)
     write_env_file()
+    if healthy():
+        log(f"Airflow already running and healthy: UI {API_URL}")  # keep run/up.json of the real start
+        return json.loads((RUN / "up.json").read_text())
     t0 = time.monotonic()
     timings = {"postgres": start_postgres()}
     t_migrate = time.monotonic()

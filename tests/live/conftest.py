@@ -6,7 +6,6 @@ files the processes write, and a browser. Nothing here imports Airflow or runs a
 
 from __future__ import annotations
 
-import urllib.error
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,15 +15,6 @@ import stackctl
 from live_support import LiveAirflow
 
 
-def _healthy() -> bool:
-    try:
-        return all(airflowctl.pid_of(c) for c in airflowctl.COMPONENTS) and set(
-            airflowctl.health().values()
-        ) == {"healthy"}
-    except (urllib.error.URLError, OSError, KeyError):
-        return False
-
-
 @pytest.fixture(scope="session")
 def live() -> Iterator[LiveAirflow]:
     """The running local Airflow and stack (`make test-live` starts both). Started here with the same scripts
@@ -32,7 +22,7 @@ def live() -> Iterator[LiveAirflow]:
     started_stack = not all(stackctl.pid_of(c) for c in stackctl.COMPONENTS)
     if started_stack:
         stackctl.up()
-    started_airflow = not _healthy()
+    started_airflow = not airflowctl.healthy()
     if started_airflow:
         airflowctl.up()
     yield LiveAirflow()
