@@ -57,7 +57,12 @@ import pytest
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_flume_provider.envelope import decode_event
-from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook, FlumePublishError, InvalidRecordError
+from airflow_flume_provider.hooks.flume_kafka import (
+    FlumeKafkaHook,
+    FlumePublishError,
+    InvalidRecordError,
+    PublishReport,
+)
 from airflow_flume_provider.kafka_config import make_producer
 from airflow_flume_provider.manifest import expected_counts
 from airflow_flume_provider.operators.publish import PublishFlumeEventsOperator
@@ -430,11 +435,13 @@ def test_message_larger_than_the_client_limit_is_named_or_dead_lettered(stack: A
     good = [{"id": f"g{i}", "time": ms(day) + 10 + i} for i in range(3)]
 
     topic = own_topic(stack, "big")
+    partial = PublishReport(topic=topic)  # filled in by publish, readable after it raised
     with pytest.raises(InvalidRecordError) as info:
-        FlumeKafkaHook(delivery_timeout_s=15).publish([good[0], big, good[1]], topic=topic, event_time="time")
+        FlumeKafkaHook(delivery_timeout_s=15).publish(
+            [good[0], big, good[1]], topic=topic, event_time="time", report=partial
+        )
     msg = str(info.value)
     assert "record 2" in msg and "MSG_SIZE_TOO_LARGE" in msg, msg
-    partial = info.value.publish_report  # type: ignore[attr-defined]
     assert partial.read == 2 and partial.produced == 1 and partial.acknowledged == 1, partial
     assert [json.loads(e.body)["id"] for e in read_topic(stack, topic)] == ["g0"]
 
