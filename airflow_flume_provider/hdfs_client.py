@@ -346,9 +346,19 @@ class HdfsClient:
         if resp.status_code >= 300:
             raise self._classify(resp, "APPEND", path)
 
-    def rename(self, src: str, dst: str) -> bool:
-        """Rename ``src`` to ``dst``; False when HDFS refuses (e.g. ``dst`` exists or its parent is missing)."""
-        return bool(self._namenode("PUT", src, "RENAME", {"destination": dst}).json().get("boolean"))
+    def rename(self, src: str, dst: str, *, overwrite: bool = False) -> bool:
+        """Rename ``src`` to ``dst``; False when HDFS refuses (e.g. ``dst`` exists or its parent is missing).
+
+        ``overwrite=True`` sends ``renameoptions=OVERWRITE`` (the NameNode's ``rename2``): an existing ``dst``
+        file is replaced in one NameNode operation, so readers see the old file or the new one, never neither.
+        """
+        params = {"destination": dst}
+        if overwrite:
+            params["renameoptions"] = "OVERWRITE"
+        resp = self._namenode("PUT", src, "RENAME", params)
+        if overwrite:  # rename2 answers 200 with an empty body; a refusal is an HTTP error, raised above
+            return True
+        return bool(resp.json().get("boolean"))
 
     def delete(self, path: str, *, recursive: bool = False) -> bool:
         """Delete a path; False when it did not exist."""

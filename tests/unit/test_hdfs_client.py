@@ -179,6 +179,13 @@ class FakeWebHdfs:
             data, mtime = self.files.get(path, [b"", 0])
             st = {"pathSuffix": "", "type": kind, "length": len(data), "modificationTime": mtime}
             return self._json(h, 200, {"FileStatus": st})
+        if op == "RENAME" and q.get("renameoptions") == "OVERWRITE":  # rename2: replace, empty 200 body
+            self.files.pop(q["destination"], None)
+            self.rename(path, q["destination"])
+            h.send_response(200)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return None
         if op == "RENAME":
             ok = q["destination"] not in self.files
             if ok:
@@ -308,6 +315,9 @@ def test_status_create_append_rename_delete(fake: FakeWebHdfs) -> None:
     assert (st.name, st.length, st.is_file) == (".m.tmp", 9, True)
     assert c.rename("/d/.m.tmp", "/d/m") and fake.files["/d/m"][0] == b'{"n": 1}\n'
     assert not c.rename("/d/_SUCCESS", "/d/m")  # HDFS refuses to overwrite: False, not an exception
+    c.create("/d/.m2.tmp", b"2")
+    assert c.rename("/d/.m2.tmp", "/d/m", overwrite=True)  # renameoptions=OVERWRITE replaces in one step
+    assert "/d/.m2.tmp" not in fake.files and fake.files["/d/m"][0] == b"2"
     assert c.delete("/d/m") and not c.delete("/d/m")
     assert c.status("/d").type == "DIRECTORY"
     with pytest.raises(HdfsNotFound):
