@@ -32,11 +32,13 @@ from typing import Any, BinaryIO
 from airflow_flume_provider.cli_args import (
     UsageError,
     build_parser,
+    consumed_fields,
     header_pairs,
     load_config,
     parse_date,
     parse_time,
     path_template,
+    read_json,
     sink_settings,
 )
 from airflow_flume_provider.timeutil import iso_ms
@@ -276,18 +278,36 @@ def _partition_spec(args: argparse.Namespace) -> Any:
         raise UsageError(f"--checks: unknown {sorted(unknown)}; valid: {', '.join(ALL_CHECKS)}")
     naming = FileNaming.from_settings(settings) if settings else FileNaming(file_type=args.file_type)
     try:
+        consumed = consumed_fields(args, checks)
         return PartitionSpec(
             paths=paths,
             naming=naming,
             next_paths=next_paths,
             end_ts=end_ts,
-            checks=checks,
+            stale_in_use_after=args.stale_in_use_after,
+            **consumed,
             min_files=args.min_files,
             quiet_period=args.quiet_period,
             allowed_lateness=args.allowed_lateness,
             expected_count=args.expected,
             max_transient_failure_s=0,
         )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _kafka_admin(args: argparse.Namespace, spec: Any) -> Any:
+    """The AdminClient for ``consumed``: --kafka-bootstrap, --kafka-conn, else the Flume config's servers."""
+    from airflow_flume_provider.kafka_offsets import open_admin
+    from airflow_flume_provider.partition_consumed import kafka_base_for
+
+    conn = (
+        _kafka_base_config(args.kafka_bootstrap, args.kafka_conn)
+        if (args.kafka_bootstrap or args.kafka_conn)
+        else None
+    )
+    try:
+        return open_admin(kafka_base_for(spec, conn), name=args.kafka_conn or "kafka")
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -308,19 +328,31 @@ def _print_report(report: Any, as_json: bool) -> None:
 def cmd_partition_status(args: argparse.Namespace) -> int:
     """Run the sensor's checks once on one partition and print each verdict.
 
-    Exit 0 if ready, 1 if not ready yet, 2 if WebHDFS did not answer (the report's ``error``) or refused.
+    Exit 0 if ready, 1 if not ready yet (Flume behind, stopped or its group not there yet), 2 if WebHDFS or
+    Kafka did not answer or refused (the report's ``error`` / ``kafka_fault``). ``--state-file`` keeps the live
+    offset snapshot of ``consumed`` between runs (the command is otherwise stateless: each run snapshots anew).
     """
     from airflow_flume_provider.partition_check import PartitionState, poke_partition
+    from airflow_flume_provider.partition_consumed import BROKEN_FAULTS
 
     spec = _partition_spec(args)
+    saved = (
+        read_json(args.state_file, "--state-file")
+        if args.state_file and Path(args.state_file).exists()
+        else None
+    )
+    admin = _kafka_admin(args, spec) if "consumed" in spec.checks else None
     with _hdfs_client(args.webhdfs, args.conn_id) as client:
         try:
-            report, _ = poke_partition(client, spec, PartitionState())
+            report, state = poke_partition(client, spec, PartitionState(consumed_state=saved), admin=admin)
         except Exception as exc:  # HdfsError (permission...), corrupt files: one line, exit 2
             raise UsageError(f"{type(exc).__name__}: {exc}") from exc
+    if args.state_file and state.consumed_state:
+        Path(args.state_file).write_text(json.dumps(state.consumed_state, sort_keys=True))
     _print_report(report, args.json)
-    if report.error:
-        print(f"airflow-flume partition-status: error: {report.error}", file=sys.stderr)
+    if report.error or report.kafka_fault in BROKEN_FAULTS:
+        what = report.error or next(c.reason for c in report.checks if c.name == "consumed")
+        print(f"airflow-flume partition-status: error: {what}", file=sys.stderr)
         return EXIT_USAGE
     return EXIT_OK if report.ready else EXIT_NEGATIVE
 

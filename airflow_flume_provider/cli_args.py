@@ -6,6 +6,8 @@ Split from :mod:`airflow_flume_provider.cli` (the commands) to keep both short. 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,6 +98,48 @@ def path_template(args: argparse.Namespace) -> Any:
         raise UsageError(f"--round/--tz: {exc}") from exc
 
 
+def read_json(path: str, what: str) -> Any:
+    """A JSON file's content; an unreadable or invalid file is a UsageError naming ``what`` and the path."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{what} {path}: {exc}") from exc
+
+
+def consumed_fields(args: argparse.Namespace, checks: tuple[str, ...]) -> dict[str, Any]:
+    """``checks`` (+ no_in_use/quiet on a KafkaSource), the consumers, manifest targets and counts."""
+    from airflow_flume_provider.partition_consumed import (
+        consumed_checks,
+        consumer_ref,
+        explicit_consumer_ref,
+        targets_from_manifests,
+    )
+    from airflow_flume_provider.partition_model import expected_counts_from
+
+    manifest = read_json(args.manifest, "--manifest") if args.manifest else None
+    counts = expected_counts_from(manifest) if manifest and "partitions" in manifest else None
+    fields: dict[str, Any] = {"checks": checks, "manifest": counts if "count" in checks else None}
+    if "consumed" not in checks:
+        return fields
+    if args.kafka_topic or args.kafka_group:
+        if not (args.kafka_topic and args.kafka_group):
+            raise UsageError("--kafka-topic and --kafka-group go together")
+        refs = [explicit_consumer_ref(args.kafka_topic, args.kafka_group, topology=args.kafka_topology)]
+    elif args.flume_conf:
+        config = load_config(args.flume_conf)
+        refs = [consumer_ref(c) for c in config.kafka_consumers(args.agent, args.sink)]
+    else:
+        raise UsageError(
+            "--checks consumed needs --flume-conf/--agent/--sink or --kafka-topic + --kafka-group"
+        )
+    fields["checks"], note = consumed_checks(checks, refs)
+    if note:
+        print(f"airflow-flume partition-status: note: {note}", file=sys.stderr)  # stdout stays the report
+    fields["kafka_consumers"] = tuple(refs)
+    fields["kafka_targets"] = targets_from_manifests(manifest) if manifest is not None else None
+    return fields
+
+
 def parse_date(text: str, template: Any) -> datetime:
     """A date (YYYY-MM-DD, midnight in the sink's zone) or an ISO instant."""
     try:
@@ -154,6 +198,30 @@ def _add_partition_status(sub: Any) -> None:
     )
     p.add_argument("--conn-id", help="Airflow webhdfs connection (default webhdfs_default)")
     p.add_argument("--json", action="store_true", help="print the readiness report as JSON")
+    g = p.add_argument_group("consumed check (Kafka offsets of Flume's consumer group)")
+    g.add_argument(
+        "--kafka-conn", help="Airflow kafka connection (default: bootstrap servers of --flume-conf)"
+    )
+    g.add_argument("--kafka-bootstrap", help="Kafka bootstrap servers (instead of --kafka-conn)")
+    g.add_argument("--kafka-topic", action="append", help="topic Flume reads (repeat; with --kafka-group)")
+    g.add_argument("--kafka-group", help="Flume's consumer group id (with --kafka-topic)")
+    g.add_argument(
+        "--kafka-topology",
+        choices=("kafka_channel", "kafka_source"),
+        default="kafka_source",
+        help="with --kafka-topic: how Flume consumes (default kafka_source: commits before HDFS)",
+    )
+    g.add_argument("--manifest", help="publish/replay manifest JSON file: its kafka_offsets are the targets")
+    g.add_argument(
+        "--state-file",
+        help="JSON file keeping the live offset snapshot between runs (without it, each run snapshots anew)",
+    )
+    p.add_argument(
+        "--stale-in-use-after",
+        type=float,
+        default=7200.0,
+        help="seconds before an in-use file is stale (7200)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

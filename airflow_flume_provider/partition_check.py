@@ -16,7 +16,15 @@ Checks (names used in ``checks=``):
 ``watermark``  Flume has moved past the partition: the next partition holds a finished file, or the wall
                clock is past the partition end + ``allowed_lateness``;
 ``count``      the events in the finished files equal ``expected_count`` / the manifest's count (files are
-               counted once, cached by path, length and mtime).
+               counted once, cached by path, length and mtime);
+``consumed``   Flume's Kafka consumer group(s) committed offsets at or past the targets: the manifest's
+               ``kafka_offsets``, else the topics' log-end offsets snapshotted once the clock passes the
+               partition end + ``allowed_lateness`` (see :mod:`~airflow_flume_provider.partition_consumed`; on a
+               KafkaSource topology it is only valid together with ``no_in_use`` and ``quiet``). Kafka is read
+               before HDFS is listed, so on a KafkaChannel everything committed is already in the listing.
+
+An in-use file unchanged for longer than ``stale_in_use_after`` is reported as a *stale* in-use file (a writer
+that died); ``on_stale_in_use="fail"`` raises :class:`PartitionCheckFailed` with the file list and the repair.
 
 Default combination (:data:`DEFAULT_CHECKS`): exists, no_in_use, quiet, watermark; ``count`` is added when an
 expected count or manifest is given.
@@ -34,7 +42,9 @@ from typing import Any
 from airflow_flume_provider.hdfs_client import FileStatus, HdfsClient, HdfsNotFound, HdfsTransientError
 from airflow_flume_provider.hdfs_formats import count_events
 from airflow_flume_provider.naming import FileNaming
+from airflow_flume_provider.partition_consumed import observe_consumed
 from airflow_flume_provider.partition_decision import Observation, cache_key, evaluate
+from airflow_flume_provider.partition_faults import stale_failure
 from airflow_flume_provider.partition_model import (
     ALL_CHECKS,
     DEFAULT_CHECKS,
@@ -104,19 +114,32 @@ def _list(client: HdfsClient, path: str) -> list[FileStatus] | None:
 
 
 def poke_partition(
-    client: HdfsClient, spec: PartitionSpec, state: PartitionState, now: float | None = None
+    client: HdfsClient,
+    spec: PartitionSpec,
+    state: PartitionState,
+    now: float | None = None,
+    *,
+    admin: Any = None,
 ) -> tuple[ReadinessReport, PartitionState]:
-    """One poll over WebHDFS: list the partition(s), the next partition when needed, count new files.
+    """One poll: Kafka offsets (``consumed``, through ``admin``), then WebHDFS: list the partition(s), the next
+    partition when needed, count new files.
 
     Transient WebHDFS errors give a not-ready report (``error`` set) until they have lasted longer than
-    ``spec.max_transient_failure_s``, then :class:`TransientFailureLimitExceeded`. Permission errors, corrupt
-    files and impossible counts raise at once.
+    ``spec.max_transient_failure_s``, then :class:`TransientFailureLimitExceeded`. Kafka faults are a not-ready
+    ``consumed``. Permission errors, corrupt files, impossible counts and (``on_stale_in_use="fail"``) stale
+    in-use files raise at once.
     """
     t0 = time.monotonic()
     now = time.time() if now is None else now
     req0, bytes0 = client.requests, client.bytes_read
+    consumed, consumed_state = None, state.consumed_state
+    if "consumed" in spec.checks:
+        if admin is None:
+            raise ValueError("check 'consumed' needs a Kafka admin client (admin=)")
+        consumed, consumed_state = observe_consumed(admin, spec, state.consumed_state, now)
+    state = replace(state, consumed_state=consumed_state)
     try:
-        obs = Observation({p: _list(client, p) for p in spec.paths})
+        obs = Observation({p: _list(client, p) for p in spec.paths}, consumed=consumed)
         if (
             "watermark" in spec.checks
             and spec.end_ts is not None
@@ -140,6 +163,8 @@ def poke_partition(
             c.name == "count" and "exact_count" in c.reason for c in report.failing()
         ):
             raise PartitionCheckFailed(f"{', '.join(spec.paths)}: {report.summary()}")
+        if report.stale_in_use and spec.on_stale_in_use == "fail":
+            raise PartitionCheckFailed(stale_failure(spec, report))
     report.requests = client.requests - req0
     report.bytes_read = client.bytes_read - bytes0
     report.elapsed_s = round(time.monotonic() - t0, 4)
@@ -177,13 +202,17 @@ async def apoke_partition(
     spec: PartitionSpec,
     state: PartitionState,
     now: float | None = None,
+    *,
+    admin_factory: Callable[[], Any] | None = None,
 ) -> tuple[ReadinessReport, PartitionState]:
-    """Async wrapper for the trigger: builds a client, runs :func:`poke_partition` in a worker thread."""
+    """Async wrapper for the trigger: builds a client (and the Kafka admin for ``consumed``), runs
+    :func:`poke_partition` in a worker thread: no Kafka or HDFS read happens on the event loop."""
 
     def run() -> tuple[ReadinessReport, PartitionState]:
         client = client_factory()
         try:
-            return poke_partition(client, spec, state, now)
+            admin = admin_factory() if admin_factory is not None and "consumed" in spec.checks else None
+            return poke_partition(client, spec, state, now, admin=admin)
         finally:
             client.close()
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from airflow_flume_provider.consumed import ConsumedResult
 from airflow_flume_provider.hdfs_types import FileStatus
+from airflow_flume_provider.partition_consumed import fault_of
 from airflow_flume_provider.partition_model import (
     CheckResult,
     PartitionSpec,
@@ -32,19 +34,22 @@ class Observation:
     listings: dict[str, list[FileStatus] | None]
     next_listings: dict[str, list[FileStatus] | None] | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    consumed: ConsumedResult | None = None
 
 
 @dataclass
 class _Seen:
-    """One poll's listings sorted by kind: finished files per path, in-use names, missing paths, snapshot."""
+    """One poll's listings sorted by kind: finished files per path, in-use names, missing paths, snapshot,
+    and the in-use files unchanged for longer than ``stale_in_use_after`` (path -> age in seconds)."""
 
     finished: dict[str, list[FileStatus]]
     in_use: list[str]
     missing: list[str]
     snapshot: dict[str, list[int]]
+    stale: dict[str, float] = field(default_factory=dict)
 
 
-def _sort(spec: PartitionSpec, obs: Observation) -> _Seen:
+def _sort(spec: PartitionSpec, obs: Observation, now: float) -> _Seen:
     seen = _Seen({}, [], [], {})
     for path in spec.paths:
         listing = obs.listings.get(path)
@@ -59,6 +64,9 @@ def _sort(spec: PartitionSpec, obs: Observation) -> _Seen:
             seen.snapshot[f"{path}/{st.name}"] = [st.length, st.modification_time]
             if kind == "in_use":
                 seen.in_use.append(st.name)
+                age = now - st.modification_time / 1000.0
+                if age > spec.stale_in_use_after:
+                    seen.stale[f"{path.rstrip('/')}/{st.name}"] = age
             else:
                 seen.finished[path].append(st)
     return seen
@@ -68,7 +76,7 @@ def evaluate(
     spec: PartitionSpec, obs: Observation, state: PartitionState, now: float
 ) -> tuple[ReadinessReport, PartitionState]:
     """Judge readiness from one observation; returns the report and the state for the next poll."""
-    seen = _sort(spec, obs)
+    seen = _sort(spec, obs, now)
     all_finished = [st for files in seen.finished.values() for st in files]
     newest = max((v[1] for v in seen.snapshot.values()), default=None)
     new_state = replace(state, polls=state.polls + 1, counts=dict(state.counts))
@@ -82,11 +90,14 @@ def evaluate(
     if "exists" in spec.checks:
         results.append(_exists(spec, seen, len(all_finished)))
     if "no_in_use" in spec.checks:
-        results.append(_no_in_use(seen.in_use))
+        results.append(_no_in_use(seen.in_use, seen.stale))
     if "quiet" in spec.checks:
         results.append(_quiet(spec, new_state, seen.snapshot, newest, now))
     if "watermark" in spec.checks:
         results.append(_watermark(spec, obs, now))
+    if "consumed" in spec.checks:
+        got = obs.consumed
+        results.append(CheckResult("consumed", bool(got and got.ok), got.reason if got else "not checked"))
     event_count: int | None = None
     expected = spec.expected
     if "count" in spec.checks or obs.counts:
@@ -105,6 +116,8 @@ def evaluate(
         files=len(all_finished),
         bytes=sum(st.length for st in all_finished),
         in_use=sorted(seen.in_use),
+        stale_in_use=sorted(seen.stale),
+        kafka_fault=fault_of(obs.consumed) if obs.consumed and not obs.consumed.ok else None,
         event_count=event_count,
         expected_count=expected if "count" in spec.checks else None,
         newest_mtime=newest,
@@ -122,11 +135,16 @@ def _exists(spec: PartitionSpec, seen: _Seen, n_finished: int) -> CheckResult:
     return CheckResult("exists", True, f"{n_finished} finished files")
 
 
-def _no_in_use(in_use: list[str]) -> CheckResult:
-    if in_use:
-        shown = ", ".join(sorted(in_use)[:3]) + (" ..." if len(in_use) > 3 else "")
-        return CheckResult("no_in_use", False, f"{len(in_use)} in-use files: {shown}")
-    return CheckResult("no_in_use", True, "no in-use files")
+def _no_in_use(in_use: list[str], stale: dict[str, float]) -> CheckResult:
+    if not in_use:
+        return CheckResult("no_in_use", True, "no in-use files")
+    shown = ", ".join(sorted(in_use)[:3]) + (" ..." if len(in_use) > 3 else "")
+    text = f"{len(in_use)} in-use files: {shown}"
+    if stale:  # a writer that died: Flume will never close these (partition_faults has the repair)
+        oldest = max(stale, key=stale.__getitem__)
+        more = f" (and {len(stale) - 1} more stale)" if len(stale) > 1 else ""
+        text += f"; stale in-use file {oldest}, open for {stale[oldest] / 3600:.1f} h{more}"
+    return CheckResult("no_in_use", False, text)
 
 
 def _quiet(

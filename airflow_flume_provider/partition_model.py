@@ -27,8 +27,11 @@ __all__ = [
     "norm_path",
 ]
 
-ALL_CHECKS = ("exists", "no_in_use", "quiet", "watermark", "count")
+ALL_CHECKS = ("exists", "no_in_use", "quiet", "watermark", "count", "consumed")
 DEFAULT_CHECKS = ("exists", "no_in_use", "quiet", "watermark")
+ON_STALE_IN_USE = ("wait", "fail", "finalize")
+#: Checks ``consumed`` needs beside it when a consumer commits before HDFS (KafkaSource + memory channel).
+COMMITS_BEFORE_HDFS_NEEDS = ("no_in_use", "quiet")
 
 
 class PartitionCheckFailed(RuntimeError):
@@ -57,6 +60,13 @@ class PartitionSpec:
     trust_mtime: bool = True
     max_transient_failure_s: float = 600.0
     batched_listing: bool = False  # kept for old trigger kwargs: listing is always paged now
+    # ``consumed``: the Flume consumers feeding the sink (``consumer_ref`` dicts) and the manifest's target
+    # offsets ({topic: {partition: offset}}); without targets, the live snapshot after end + allowed_lateness.
+    kafka_consumers: tuple[dict[str, Any], ...] = ()
+    kafka_targets: dict[str, dict[str, int]] | None = None
+    consumed_require_members: bool = True
+    stale_in_use_after: float = 7200.0
+    on_stale_in_use: str = "wait"
 
     def __post_init__(self) -> None:
         if not self.paths:
@@ -68,6 +78,34 @@ class PartitionSpec:
             raise ValueError("check 'count' needs expected_count or manifest")
         if self.min_files < 0 or self.quiet_period < 0 or self.allowed_lateness < 0:
             raise ValueError("min_files, quiet_period and allowed_lateness must be >= 0")
+        if self.on_stale_in_use not in ON_STALE_IN_USE:
+            raise ValueError(
+                f"on_stale_in_use must be one of {ON_STALE_IN_USE}, got {self.on_stale_in_use!r}"
+            )
+        if self.stale_in_use_after <= 0:
+            raise ValueError(f"stale_in_use_after must be > 0 seconds, got {self.stale_in_use_after!r}")
+        if "consumed" in self.checks:
+            self._check_consumed()
+
+    def _check_consumed(self) -> None:
+        """``consumed`` needs consumers, a window end or targets, and on a commit-before-HDFS topology the
+        checks that make it sufficient (see :mod:`~airflow_flume_provider.partition_consumed`)."""
+        if not self.kafka_consumers:
+            raise ValueError(
+                "check 'consumed' needs the Flume Kafka consumer (flume_conf or kafka_topic + kafka_group_id)"
+            )
+        if self.kafka_targets is None and self.end_ts is None:
+            raise ValueError(
+                "check 'consumed' without manifest offsets needs a time-partitioned path (a window end to "
+                "snapshot the topic's offsets after)"
+            )
+        early = [c["group_id"] for c in self.kafka_consumers if not c.get("committed_means_in_hdfs")]
+        missing = [c for c in COMMITS_BEFORE_HDFS_NEEDS if c not in self.checks]
+        if early and missing:
+            raise ValueError(
+                f"check 'consumed' on group(s) {', '.join(map(repr, early))}, which commit before HDFS (KafkaSource "
+                f"+ channel), also needs {', '.join(missing)}: a committed offset there proves only 'in the channel'"
+            )
 
     @property
     def expected(self) -> int | None:
@@ -80,6 +118,7 @@ class PartitionSpec:
         """JSON-ready form (for trigger kwargs)."""
         d = asdict(self)
         d["paths"], d["next_paths"], d["checks"] = list(self.paths), list(self.next_paths), list(self.checks)
+        d["kafka_consumers"] = [dict(c) for c in self.kafka_consumers]
         return d
 
     @classmethod
@@ -87,7 +126,7 @@ class PartitionSpec:
         """Inverse of :meth:`to_dict`."""
         kw = dict(d)
         kw["naming"] = FileNaming(**kw.get("naming", {}))
-        for k in ("paths", "next_paths", "checks"):
+        for k in ("paths", "next_paths", "checks", "kafka_consumers"):
             if k in kw:
                 kw[k] = tuple(kw[k])
         return cls(**kw)
@@ -103,6 +142,7 @@ class PartitionState:
     polls: int = 0
     last_log_key: str | None = None
     transient_since: float | None = None
+    consumed_state: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -140,6 +180,8 @@ class ReadinessReport:
     files: int = 0
     bytes: int = 0
     in_use: list[str] = field(default_factory=list)
+    stale_in_use: list[str] = field(default_factory=list)
+    kafka_fault: str | None = None
     event_count: int | None = None
     expected_count: int | None = None
     newest_mtime: int | None = None

@@ -6,7 +6,6 @@ import time
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from airflow.sdk import Asset, BaseSensorOperator, PokeReturnValue
 
@@ -17,7 +16,6 @@ from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 from airflow_flume_provider.partition_check import (
     ALL_CHECKS,
     DEFAULT_CHECKS,
-    FileNaming,
     PartitionCheckFailed,
     PartitionSpec,
     PartitionState,
@@ -27,6 +25,9 @@ from airflow_flume_provider.partition_check import (
     resolve_partitions,
     success_marker_path,
 )
+from airflow_flume_provider.partition_faults import stale_repair_commands
+from airflow_flume_provider.sensors.partition_kafka import consumed_fields, open_kafka_admin, timeout_message
+from airflow_flume_provider.sensors.partition_window import template_and_naming, window
 from airflow_flume_provider.sensors.reschedule_state import RescheduleUnsupported, restore, save_state
 from airflow_flume_provider.triggers.partition import FlumePartitionTrigger
 
@@ -69,7 +70,22 @@ class FlumePartitionSensor(BaseSensorOperator):
     partition directory, an Asset event (``asset_uri``; default ``hdfs://<namenode>/<template prefix>`` for a
     literal ``path_template``; with ``flume_conf``, which is read only at execute, pass ``asset_uri``) with
     extras ``partition``, ``files``, ``bytes``, ``event_count``, ``newest_mtime``, and the readiness report
-    returned to XCom. With ``deferrable=True`` (default ``[operators] default_deferrable``) the waiting runs in
+    returned to XCom.
+
+    ``consumed`` (opt-in: add it to ``checks``) proves Flume's Kafka consumer group has read everything written
+    for the partition (:mod:`~airflow_flume_provider.partition_consumed`): targets are the manifest's
+    ``kafka_offsets`` (exact for replays), else the topics' log-end offsets snapshotted once the clock passes the
+    partition end + ``allowed_lateness`` (kept across pokes, reschedules and the trigger). The group comes from
+    ``flume_conf`` (the sink's KafkaChannel, or the KafkaSources feeding its channel) or ``kafka_topic`` +
+    ``kafka_group_id`` (+ ``kafka_topology``, default the cautious ``kafka_source``); Kafka is read through
+    ``kafka_conn_id`` (``FlumeKafkaHook``'s client config) or the Flume config's bootstrap servers. On a KafkaSource
+    topology a commit means only "in the channel", so ``no_in_use`` and ``quiet`` are added to ``consumed`` (with
+    a warning). A missing group, an unreachable broker or a stopped Flume is "not ready" with its reason.
+
+    An in-use file unchanged for ``stale_in_use_after`` (default 2 h) is reported as stale; ``on_stale_in_use``
+    ``"wait"`` (default) keeps waiting and logs the ``hdfs debug recoverLease`` + rename that repair it,
+    ``"fail"`` fails with the file list. With a count or manifest to reach, the timeout error names the missing
+    events and the ``airflow tasks clear`` line that replays the window again. With ``deferrable=True`` (default ``[operators] default_deferrable``) the waiting runs in
     :class:`~airflow_flume_provider.triggers.partition.FlumePartitionTrigger` after one synchronous poke.
     In ``mode="reschedule"`` the poll state survives reschedules in Airflow's ``task_state_store`` (Airflow
     >= 3.3); without one, settings that cannot work that way (``quiet`` with ``trust_mtime=False``) fail
@@ -88,6 +104,9 @@ class FlumePartitionSensor(BaseSensorOperator):
         "quiet_period",
         "allowed_lateness",
         "webhdfs_conn_id",
+        "kafka_topic",
+        "kafka_group_id",
+        "kafka_conn_id",
     )
     ui_color = "#cde8f6"
 
@@ -127,6 +146,13 @@ class FlumePartitionSensor(BaseSensorOperator):
         max_transient_failure_s: float = 600.0,
         log_every_n_pokes: int = 10,
         batched_listing: bool = False,
+        kafka_topic: str | list[str] | None = None,
+        kafka_group_id: str | None = None,
+        kafka_conn_id: str | None = None,
+        kafka_topology: str | None = None,
+        consumed_require_members: bool = True,
+        stale_in_use_after: float | timedelta = 7200.0,
+        on_stale_in_use: str = "wait",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -175,6 +201,13 @@ class FlumePartitionSensor(BaseSensorOperator):
         self.max_transient_failure_s = max_transient_failure_s
         self.log_every_n_pokes = log_every_n_pokes
         self.batched_listing = batched_listing
+        self.kafka_topic = kafka_topic
+        self.kafka_group_id = kafka_group_id
+        self.kafka_conn_id = kafka_conn_id
+        self.kafka_topology = kafka_topology
+        self.consumed_require_members = consumed_require_members
+        self.stale_in_use_after = float(_seconds(stale_in_use_after))
+        self.on_stale_in_use = on_stale_in_use
         self.deferrable = deferrable
         self.asset_uri = asset_uri or (self._default_asset_uri() if emit_asset else None)
         if self.asset_uri and emit_asset:
@@ -186,6 +219,8 @@ class FlumePartitionSensor(BaseSensorOperator):
         self._spec: PartitionSpec | None = None
         self._state = PartitionState()
         self._store: Any = None
+        self._admin: Any = None
+        self._report: ReadinessReport | None = None
 
     # -- configuration ------------------------------------------------------------------------------------
     def _default_asset_uri(self) -> str | None:
@@ -197,68 +232,14 @@ class FlumePartitionSensor(BaseSensorOperator):
         nn = nn or self.namenode
         return f"hdfs://{nn}{static_prefix(path)}" if nn else None
 
-    def _sink_settings(self) -> Any:
-        from airflow_flume_provider.flume_config import load_flume_config
-
-        return load_flume_config(self.flume_conf).hdfs_sink(self.agent, self.sink)  # type: ignore[arg-type]
-
-    def _template_and_naming(self) -> tuple[Any, FileNaming, str | None]:
-        """The PathTemplate, file naming and namenode from the sink config or the explicit parameters."""
-        from airflow_flume_provider.bucketpath import PathTemplate
-
-        if self.flume_conf:
-            s = self._sink_settings()
-            naming = FileNaming.from_settings(s)
-            if naming.file_type.lower() == "compressedstream" and not naming.codec:
-                naming = FileNaming(**{**naming.__dict__, "codec": getattr(s, "codec", None)})
-            template = s.path_template_obj()
-            namenode = s.namenode
-        else:
-            namenode, path = split_hdfs_uri(self.path_template or "")
-            template = PathTemplate(
-                path,
-                time_zone=self.time_zone,
-                need_rounding=self.need_rounding,
-                round_unit=self.round_unit,
-                round_value=self.round_value,
-            )
-            naming = FileNaming()
-        if self.naming_overrides:
-            naming = FileNaming(**{**naming.__dict__, **self.naming_overrides})
-        return template, naming, namenode or self.namenode
-
-    def _instant(self, value: str | datetime | date, zone: str) -> datetime:
-        """Parse a templated date/datetime; naive values are wall time in the template's zone."""
-        if isinstance(value, str):
-            value = value.strip()
-            try:
-                value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise ValueError(f"{self.task_id}: partition date {value!r} is not ISO-8601") from exc
-        if not isinstance(value, datetime):
-            value = datetime(value.year, value.month, value.day)
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=ZoneInfo(zone))
-        return value
-
-    def _window(self, context: Context, zone: str) -> tuple[datetime, datetime | None]:
-        if self.partition_date not in (None, ""):
-            start = self._instant(self.partition_date, zone)  # type: ignore[arg-type]
-            end = self._instant(self.partition_end, zone) if self.partition_end not in (None, "") else None
-            return start, end
-        dis, die = context.get("data_interval_start"), context.get("data_interval_end")
-        if dis is not None and die is not None and die > dis:
-            return dis, die
-        instant = context.get("logical_date") or dis or context.get("dag_run").run_after  # type: ignore[union-attr]
-        return instant, None
-
     def build_spec(self, context: Context) -> PartitionSpec:
         """Resolve the partition(s) and checks for this run (once per task attempt)."""
-        template, naming, namenode = self._template_and_naming()
+        template, naming, namenode = template_and_naming(self)
         self._namenode = namenode
         zone = getattr(template, "time_zone", None) or self.time_zone
-        start, end = self._window(context, str(zone))
+        start, end = window(self, context, str(zone))
         paths, next_paths, end_ts = resolve_partitions(template, start, end)
+        self._window_start = start.isoformat()
         expected = int(self.expected_count) if self.expected_count not in (None, "") else None
         manifest = expected_counts_from(self.manifest) if self.manifest not in (None, "") else None
         checks = self.checks or DEFAULT_CHECKS + (
@@ -269,7 +250,10 @@ class FlumePartitionSensor(BaseSensorOperator):
             next_paths=next_paths,
             end_ts=end_ts,
             naming=naming,
-            checks=tuple(checks),
+            **consumed_fields(self, checks),
+            consumed_require_members=self.consumed_require_members,
+            stale_in_use_after=self.stale_in_use_after,
+            on_stale_in_use=self.on_stale_in_use,
             min_files=self.min_files,
             quiet_period=float(self.quiet_period),
             allowed_lateness=float(self.allowed_lateness),
@@ -295,8 +279,11 @@ class FlumePartitionSensor(BaseSensorOperator):
             self._restore_state(context)
         spec = self._spec
         try:
+            if "consumed" in spec.checks and self._admin is None:
+                self._admin = open_kafka_admin(self.kafka_conn_id, spec)
             with self._client() as client:
-                report, self._state = poke_partition(client, spec, self._state)
+                report, self._state = poke_partition(client, spec, self._state, admin=self._admin)
+            self._report = report
             if self._store is not None:
                 save_state(self._store, spec, self._state)
         except (PartitionCheckFailed, FormatError) as exc:
@@ -313,6 +300,11 @@ class FlumePartitionSensor(BaseSensorOperator):
             return PokeReturnValue(is_done=True, xcom_value=self._finish(context, report))
         if self._state.should_log(report, self.log_every_n_pokes):
             self.log.info("Partition %s: %s", ", ".join(spec.paths), report.summary())
+            if report.stale_in_use:
+                self.log.warning(
+                    "Stale in-use files; to repair: %s",
+                    "; ".join(stale_repair_commands(report.stale_in_use, spec.naming)),
+                )
         return False
 
     def _restore_state(self, context: Context) -> None:
@@ -330,7 +322,13 @@ class FlumePartitionSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         """Poke (or, when deferrable, poke once and defer to the trigger)."""
         if not self.deferrable:
-            return super().execute(context)
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as exc:
+                message = timeout_message(self, context, self._spec, self._report) if self._spec else None
+                if message is None:
+                    raise
+                raise AirflowSensorTimeout(message) from exc
         first = self.poke(context)
         if first:
             return first.xcom_value if isinstance(first, PokeReturnValue) else None
@@ -343,6 +341,7 @@ class FlumePartitionSensor(BaseSensorOperator):
                 spec=self._spec.to_dict(),
                 state=self._state.to_dict(),
                 webhdfs_conn_id=self.webhdfs_conn_id,
+                kafka_conn_id=self.kafka_conn_id,
                 poke_interval=self._poke_seconds(),
                 deadline=time.time() + timeout,
                 log_every_n_pokes=self.log_every_n_pokes,
@@ -365,7 +364,11 @@ class FlumePartitionSensor(BaseSensorOperator):
             self.log.info("Partition %s", report.summary())
             return self._finish(context, report)
         if status == "timeout":
-            raise AirflowSensorTimeout(event.get("message", "Partition sensor timed out"))
+            if self._spec is None:
+                self._spec = self.build_spec(context)
+            report = ReadinessReport.from_dict(event["report"]) if event.get("report") else None
+            message = timeout_message(self, context, self._spec, report)
+            raise AirflowSensorTimeout(message or event.get("message", "Partition sensor timed out"))
         if status == "error":
             message = event.get("message", f"Partition trigger failed: {event}")
             if event.get("retryable"):
