@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -261,3 +262,182 @@ def test_async_poke(hdfs: FakeWebHdfs) -> None:
         apoke_partition(lambda: HdfsClient([hdfs.url]), spec(), PartitionState(), END + 10_000)
     )
     assert r.ready and st.polls == 1
+
+
+# --- consumed: Kafka offsets of Flume's group, read in the poke before HDFS -----------------------------------
+
+from test_consumed import FakeAdmin  # noqa: E402
+
+from airflow_flume_provider.partition_consumed import (  # noqa: E402
+    consumed_checks,
+    explicit_consumer_ref,
+    targets_from_manifests,
+)
+from airflow_flume_provider.partition_faults import (  # noqa: E402
+    finished_name,
+    incomplete_message,
+    stale_repair_commands,
+)
+
+T = "flume-channel-events"
+CHANNEL = explicit_consumer_ref(
+    T, "flume-channel-events", bootstrap_servers="k:9092", topology="kafka_channel"
+)
+SOURCE = explicit_consumer_ref("flume-events", "flume-events", bootstrap_servers="k:9092")
+
+
+def cspec(**kw: object) -> PartitionSpec:
+    base: dict[str, object] = {"checks": ("exists", "consumed"), "kafka_consumers": (CHANNEL,)}
+    base.update(kw)
+    return spec(**base)
+
+
+def test_consumed_with_manifest_targets_ready_exactly_when_the_group_passes_them(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
+    targets = {T: {"0": 100, "1": 50}}
+    s = cspec(kafka_targets=targets)
+    for committed, ready in (({(T, 0): 100, (T, 1): 49}, False), ({(T, 0): 100, (T, 1): 50}, True)):
+        admin = FakeAdmin({T: 2}, {}, committed, starts={(T, 1): 0})
+        with HdfsClient([hdfs.url]) as client:
+            r, st = poke_partition(client, s, PartitionState(), now=END + 5, admin=admin)
+        assert verdicts(r)["consumed"] is ready, r.summary()
+        assert ready or "p1 at 49 of 50" in r.summary()
+        assert r.ready is ready
+        assert st.consumed_state is None  # manifest targets: nothing to keep
+
+
+def test_consumed_live_waits_for_end_plus_lateness_then_keeps_one_snapshot(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
+    s = cspec()
+    admin = FakeAdmin({T: 1}, {(T, 0): 10}, {(T, 0): 10})
+    with HdfsClient([hdfs.url]) as client:
+        r, st = poke_partition(client, s, PartitionState(), now=END + 599, admin=admin)
+        assert not verdicts(r)["consumed"] and "waiting for the window to close" in r.summary()
+        assert st.consumed_state is None and "list_offsets" not in admin.calls
+        r, st = poke_partition(client, s, st, now=END + 601, admin=admin)
+        assert verdicts(r)["consumed"], r.summary()
+        assert st.consumed_state and st.consumed_state["kafka_offsets"] == {T: {"0": 10}}
+        admin.ends[(T, 0)] = 99  # later records are late data: the kept snapshot is the target
+        r, st = poke_partition(client, s, st, now=END + 700, admin=admin)
+        assert verdicts(r)["consumed"] and st.consumed_state["kafka_offsets"] == {T: {"0": 10}}
+    assert PartitionState.from_dict(st.to_dict()).consumed_state == st.consumed_state
+
+
+def test_consumed_faults_are_not_ready_with_their_kind(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
+    s = cspec(kafka_targets={T: {"0": 5}})
+    cases = [
+        (FakeAdmin({T: 1}, {}, {}, down=True), "unreachable"),
+        (FakeAdmin({T: 1}, {}, {}, state="DEAD", members=0), "unknown_group"),
+        (FakeAdmin({T: 1}, {}, {(T, 0): 5}, state="EMPTY", members=0), "no_members"),
+    ]
+    for admin, kind in cases:
+        with HdfsClient([hdfs.url]) as client:
+            r, _ = poke_partition(client, s, PartitionState(), now=END + 5, admin=admin)
+        assert not r.ready and not verdicts(r)["consumed"] and r.kafka_fault == kind, (kind, r.summary())
+
+
+def test_manifest_topic_no_consumer_reads_is_a_named_fault(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
+    s = cspec(kafka_targets={"other-topic": {"0": 5}})
+    with HdfsClient([hdfs.url]) as client:
+        r, _ = poke_partition(client, s, PartitionState(), now=END + 5, admin=FakeAdmin({T: 1}, {}, {}))
+    assert r.kafka_fault == "foreign_topic" and "other-topic" in r.summary()
+
+
+def test_consumed_on_a_kafka_source_needs_no_in_use_and_quiet() -> None:
+    with pytest.raises(ValueError, match=r"commit before HDFS.*also needs no_in_use, quiet"):
+        cspec(kafka_consumers=(SOURCE,))
+    checks, note = consumed_checks(("exists", "consumed"), [SOURCE])
+    assert checks == ("exists", "consumed", "no_in_use", "quiet") and note and "flume-events" in note
+    assert consumed_checks(("exists", "consumed"), [CHANNEL]) == (("exists", "consumed"), None)
+    cspec(kafka_consumers=(SOURCE,), checks=checks)  # accepted
+    with pytest.raises(ValueError, match="needs the Flume Kafka consumer"):
+        spec(checks=("consumed",))
+    with pytest.raises(ValueError, match="needs a time-partitioned path"):
+        cspec(end_ts=None)
+    with pytest.raises(ValueError, match="kafka_topology"):
+        explicit_consumer_ref(T, "g", topology="memory")
+
+
+def test_poke_without_admin_for_consumed_is_refused(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
+    with HdfsClient([hdfs.url]) as client, pytest.raises(ValueError, match="needs a Kafka admin"):
+        poke_partition(client, cspec(), PartitionState(), now=END)
+
+
+def test_spec_round_trip_keeps_consumers_and_targets() -> None:
+    s = cspec(kafka_targets={T: {"0": 3}})
+    assert PartitionSpec.from_dict(s.to_dict()) == s
+
+
+def test_targets_from_manifests_merges_mapped_tasks_and_refuses_a_mix() -> None:
+    a = {"partitions": {P: 1}, "kafka_offsets": {T: {"0": 5, "1": 2}}}
+    b = json.dumps({"partitions": {P: 1}, "kafka_offsets": {T: {"0": 7}}})
+    assert targets_from_manifests([a, b]) == {T: {"0": 7, "1": 2}}
+    assert targets_from_manifests({"partitions": {P: 1}}) is None
+    with pytest.raises(ValueError, match=r"manifest\[1\] recorded no 'kafka_offsets'"):
+        targets_from_manifests([a, {"partitions": {}}])
+
+
+# --- stale in-use files and the timeout message ------------------------------------------------------------------
+
+
+def test_stale_in_use_file_is_reported_apart_and_fail_lists_it_with_the_repair() -> None:
+    now = 1000.0 + 3 * 3600
+    obs = Observation(
+        {P: [fs("FlumeData.1"), fs("_FlumeData.2.tmp"), fs("_FlumeData.3.tmp", mtime_s=now - 60)]}
+    )
+    r, _ = evaluate(spec(), obs, PartitionState(), now=now)
+    assert r.stale_in_use == [f"{P}/_FlumeData.2.tmp"]
+    assert (
+        f"2 in-use files: _FlumeData.2.tmp, _FlumeData.3.tmp; stale in-use file {P}/_FlumeData.2.tmp, open for 3.0 h"
+        in r.summary()
+    )
+    fresh, _ = evaluate(spec(stale_in_use_after=4 * 3600), obs, PartitionState(), now=now)
+    assert fresh.stale_in_use == [] and "stale" not in fresh.summary()
+    with pytest.raises(ValueError, match="on_stale_in_use"):
+        spec(on_stale_in_use="ignore")
+    assert finished_name(f"{P}/_FlumeData.2.tmp", NAMING) == f"{P}/FlumeData.2"
+    assert stale_repair_commands([f"{P}/_FlumeData.2.tmp"], NAMING) == [
+        f"hdfs debug recoverLease -path {P}/_FlumeData.2.tmp -retries 5",
+        f"hdfs dfs -mv {P}/_FlumeData.2.tmp {P}/FlumeData.2",
+    ]
+
+
+def test_on_stale_in_use_fail_raises_with_the_file_list(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/_FlumeData.2.tmp", b"x\n", 1_000_000)
+    with HdfsClient([hdfs.url]) as client:
+        r, _ = poke_partition(client, spec(), PartitionState(), now=1000.0 + 3 * 3600)
+        assert not r.ready and r.stale_in_use
+        with pytest.raises(
+            PartitionCheckFailed, match=r"1 stale in-use file\(s\).*_FlumeData.2.tmp.*recoverLease"
+        ):
+            poke_partition(client, spec(on_stale_in_use="fail"), PartitionState(), now=1000.0 + 3 * 3600)
+
+
+def test_incomplete_message_names_partition_missing_count_and_replay_command() -> None:
+    s = spec(expected_count=300_000)
+    report = ReadinessReport(
+        ready=False,
+        paths=[P],
+        event_count=200_180,
+        checks=[CheckResult("count", False, "counted 200,180 of 300,000 events")],
+    )
+    text = incomplete_message(
+        s,
+        report,
+        window=("2003-04-05T00:00:00+00:00", "2003-04-06T00:00:00Z"),
+        dag_id="replay_day",
+        logical_date="2003-04-05T00:00:00+00:00",
+        replay_tasks=["replay"],
+        status_command="airflow-flume partition-status --date 2003-04-05",
+    )
+    assert f"Partition {P} is not complete" in text
+    assert "99,820 of 300,000 expected events are missing from HDFS" in text
+    assert "replay that window again (2003-04-05T00:00:00+00:00 .. 2003-04-06T00:00:00Z)" in text
+    assert (
+        "airflow tasks clear replay_day -t '^(replay)$' -s 2003-04-05T00:00:00+00:00 -e 2003-04-05T00:00:00+00:00 -d -y"
+        in text
+    )
+    assert text.endswith("then check with: airflow-flume partition-status --date 2003-04-05")
