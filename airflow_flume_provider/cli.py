@@ -41,6 +41,7 @@ from airflow_flume_provider.cli_args import (
     read_json,
     sink_settings,
 )
+from airflow_flume_provider.cli_repair import cmd_repair_stale
 from airflow_flume_provider.timeutil import iso_ms
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE = 0, 1, 2
@@ -362,6 +363,7 @@ COMMANDS = {
     "lint-flume-conf": cmd_lint,
     "inspect": cmd_inspect,
     "partition-status": cmd_partition_status,
+    "repair-stale": cmd_repair_stale,
 }
 
 

@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="refuse %%{header} values with '/' or '..'")
     _add_inspect(sub)
     _add_partition_status(sub)
+    from airflow_flume_provider.cli_repair import add_repair_stale  # here: cli_repair imports this module
+
+    add_repair_stale(sub)
     p = sub.add_parser(
         "lint-flume-conf", help="check a Flume config for settings that break event-time partitioning"
     )
