@@ -246,3 +246,115 @@ def test_reschedule_mode_without_store_refuses_what_cannot_work(hdfs: FakeWebHdf
     assert (
         sensor(mode="reschedule").poke(context()) is False
     )  # trust_mtime=True: mtimes carry the quiet check
+
+
+# --- consumed, stale in-use files and the timeout message ------------------------------------------------------
+
+from test_consumed import FakeAdmin  # noqa: E402
+
+CONF_DIR = __import__("pathlib").Path(__file__).resolve().parents[2] / "stack" / "conf"
+CT = "flume-channel-events"
+
+
+def test_consumed_from_the_kafka_channel_config_takes_group_topic_and_manifest_offsets() -> None:
+    s = FlumePartitionSensor(
+        task_id="w",
+        flume_conf=str(CONF_DIR / "flume-kafka-channel.conf"),
+        agent="lossless",
+        sink="k_lossless",
+        checks=["exists", "consumed"],
+        manifest=[{"partitions": {"/flume/lossless/2004-07-08": 2}, "kafka_offsets": {CT: {"0": 40}}}],
+        deferrable=False,
+    )
+    spec = s.build_spec(context())
+    assert spec.checks == ("exists", "consumed")  # KafkaChannel: committed means in HDFS, nothing added
+    assert (
+        spec.kafka_consumers[0]["group_id"] == CT and spec.kafka_consumers[0]["topology"] == "kafka_channel"
+    )
+    assert spec.kafka_targets == {CT: {"0": 40}}
+
+
+def test_consumed_on_the_kafka_source_config_adds_no_in_use_and_quiet_with_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    s = FlumePartitionSensor(
+        task_id="w",
+        flume_conf=str(CONF_DIR / "flume.conf"),
+        agent="agent",
+        sink="k_events",
+        checks=["exists", "consumed"],
+        deferrable=False,
+    )
+    spec = s.build_spec(context())
+    assert spec.checks == ("exists", "consumed", "no_in_use", "quiet")
+    assert spec.kafka_targets is None and spec.kafka_consumers[0]["topology"] == "kafka_source"
+    assert (
+        "'flume-events' (KafkaSource" in capsys.readouterr().out
+    )  # the warning (structlog writes to stdout)
+
+
+def test_sensor_consumed_not_ready_until_the_group_passes_the_manifest(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\nb\n", 1000)
+    s = sensor(
+        checks=["exists", "consumed"],
+        kafka_topic=CT,
+        kafka_group_id=CT,
+        kafka_topology="kafka_channel",
+        manifest={"partitions": {P: 2}, "kafka_offsets": {CT: {"0": 40}}},
+    )
+    admin = FakeAdmin({CT: 1}, {}, {(CT, 0): 39})
+    s._admin = admin
+    assert s.poke(context()) is False
+    assert "p0 at 39 of 40" in s._report.summary()
+    admin.committed[(CT, 0)] = 40
+    assert s.poke(context())
+    with pytest.raises(ValueError, match="kafka_topic and kafka_group_id go together"):
+        sensor(checks=["exists", "consumed"], kafka_topic=CT).build_spec(context())
+
+
+def test_deferred_consumed_carries_the_snapshot_and_the_conn_id_not_the_config(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
+    s = sensor(
+        deferrable=True,
+        checks=["exists", "consumed"],
+        kafka_topic=CT,
+        kafka_group_id=CT,
+        kafka_topology="kafka_channel",
+        kafka_conn_id="kafka_sasl",
+        allowed_lateness=0,
+    )
+    s._admin = FakeAdmin({CT: 1}, {(CT, 0): 10}, {(CT, 0): 3})
+    with pytest.raises(TaskDeferred) as info:
+        s.execute(context())
+    _, kwargs = info.value.trigger.serialize()
+    assert kwargs["kafka_conn_id"] == "kafka_sasl" and "bootstrap.servers" not in json.dumps(kwargs)
+    assert kwargs["state"]["consumed_state"]["kafka_offsets"] == {CT: {"0": 10}}  # the live snapshot travels
+
+
+def test_poke_mode_timeout_names_missing_events_and_the_replay_command(hdfs: FakeWebHdfs) -> None:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
+
+    try:
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+    except ImportError:  # pragma: no cover
+        from airflow.exceptions import AirflowSensorTimeout  # type: ignore
+
+    hdfs.put(f"{P}/FlumeData.1", b"a\nb\n", 1000)
+    with DAG("replay_day", schedule=None) as dag:
+        s = sensor(expected_count=5, timeout=0.3)
+        EmptyOperator(task_id="replay") >> s
+    ctx = {**context(), "dag": dag}
+    with pytest.raises(AirflowSensorTimeout) as info:
+        s.execute(ctx)
+    text = str(info.value)
+    assert f"Partition {P} is not complete" in text and "3 of 5 expected events are missing" in text
+    assert "airflow tasks clear replay_day -t '^(replay)$' -s 2004-07-08T00:00:00+00:00" in text
+
+
+def test_stale_in_use_file_fail_fails_the_sensor_with_the_list(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1000)
+    hdfs.put(f"{P}/_FlumeData.2.tmp", b"b\n", 1000)
+    with pytest.raises(AirflowFailException, match=r"stale in-use file\(s\).*_FlumeData.2.tmp.*recoverLease"):
+        sensor(on_stale_in_use="fail", stale_in_use_after=3600).poke(context())
+    assert sensor(stale_in_use_after=3600).poke(context()) is False  # "wait": not ready, not failed
