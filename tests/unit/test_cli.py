@@ -314,3 +314,48 @@ def test_inspect_topic_through_a_kafka_connection(
     code, _, err = run(capsys, "inspect", "--topic", "events", "--conn-id", "no_such_conn")
     assert code == 2 and "Kafka connection no_such_conn: " in err
     one_line_error(err, "inspect")
+
+
+# -- partition-status --checks ...,consumed -------------------------------------------------------------------------
+def test_partition_status_consumed_usage_errors(
+    capsys: pytest.CaptureFixture[str], webhdfs: FakeWebHdfs, tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, *COMMON, "--webhdfs", webhdfs.url, "--checks", "exists,consumed")
+    assert code == 2 and "--checks consumed needs --flume-conf/--agent/--sink or --kafka-topic" in err
+    code, _, err = run(
+        capsys, *COMMON, "--webhdfs", webhdfs.url, "--checks", "consumed", "--kafka-topic", "t"
+    )
+    assert code == 2 and "--kafka-topic and --kafka-group go together" in err
+    bad = tmp_path / "missing.json"
+    code, _, err = run(
+        capsys,
+        *COMMON,
+        "--checks",
+        "consumed",
+        "--kafka-topic",
+        "t",
+        "--kafka-group",
+        "g",
+        "--manifest",
+        str(bad),
+    )
+    assert code == 2 and f"--manifest {bad}" in err
+
+
+def test_partition_status_consumed_with_kafka_unreachable_is_exit_2(
+    capsys: pytest.CaptureFixture[str], webhdfs: FakeWebHdfs, tmp_path: Path
+) -> None:
+    webhdfs.put(f"{DAY}/FlumeData.1", b"a\n", 1000)
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps({"kafka_offsets": {"flume-events": {"0": 3}}}))
+    argv = [*COMMON, "--webhdfs", webhdfs.url, "--checks", "exists,consumed", "--kafka-topic", "flume-events"]
+    argv += ["--kafka-group", "flume-events", "--kafka-bootstrap", "127.0.0.1:9", "--manifest", str(manifest)]
+    code, out, err = run(capsys, *argv)
+    assert code == 2, out  # Kafka down is broken, like an unreachable NameNode
+    assert "  FAIL consumed" in out and "offsets unreadable (unreachable)" in out
+    # KafkaSource (the default topology without a Flume config): no_in_use and quiet were added, and said so
+    assert "  PASS no_in_use" in out and "  PASS quiet" in out
+    assert "note: check 'consumed' on group(s) 'flume-events'" in err
+    assert err.splitlines()[-1].startswith(
+        "airflow-flume partition-status: error: flume group 'flume-events'"
+    )
