@@ -297,19 +297,6 @@ def test_example_dag_audits_a_week_and_revises_a_late_day(stack: Any, run_dag: A
     assert pkey == f"{day:%Y-%m-%d}" and extra["revision"] == 2 and extra["late_events"] == 1
 
 
-def _rename_overwrites() -> bool:
-    import inspect
-
-    from airflow_flume_provider.hdfs_client import HdfsClient
-
-    return "overwrite" in inspect.signature(HdfsClient.rename).parameters
-
-
-@pytest.mark.xfail(
-    not _rename_overwrites(),
-    strict=True,
-    reason="HdfsClient.rename(src, dst) has no overwrite (WebHDFS renameoptions=OVERWRITE): delete + rename",
-)
 def test_marker_rewrite_never_leaves_readers_without_a_marker(stack: Any) -> None:
     import threading
 
