@@ -95,7 +95,12 @@ def cmd_repair_stale(args: argparse.Namespace) -> int:
     """List the stale in-use files of one partition; with ``--apply`` recover and rename them."""
     from airflow_flume_provider.cli import _hdfs_client
     from airflow_flume_provider.hdfs_types import HdfsError
-    from airflow_flume_provider.stale_files import finalize_stale, repair_commands, stale_in_use
+    from airflow_flume_provider.stale_files import (
+        RecoveryWait,
+        finalize_stale,
+        repair_commands,
+        stale_in_use,
+    )
 
     directory, naming = _target(args)
     now_ms = int(time.time() * 1000)
@@ -119,7 +124,7 @@ def cmd_repair_stale(args: argparse.Namespace) -> int:
             if not args.apply:
                 print("dry run: nothing changed; run again with --apply to recover and rename")
                 return EXIT_NEGATIVE
-            actions = finalize_stale(client, directory, stale, naming, log=LOG, wait_s=args.wait)
+            actions = finalize_stale(client, directory, stale, naming, log=LOG, wait=RecoveryWait(args.wait))
         except HdfsError as exc:
             raise UsageError(f"{directory}: {exc}") from exc
     for action in actions:

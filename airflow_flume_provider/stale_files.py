@@ -7,18 +7,26 @@ fullFileName``, where ``fullFileName`` already holds the file suffix or the code
 its in-use name forever, and its writer's lease stays until the NameNode's hard limit (20 min) closes it.
 
 Repairing one needs two steps: close the file (recover the lease), then rename it. WebHDFS has no
-``recoverLease``; what works through it, measured on HDFS 3.4.1 (``tests/e2e/test_stale_tmp.py``):
+``recoverLease``; what works through it, measured on the stack's HDFS 3.4.1 with a Java writer SIGKILLed
+while holding the file open (``tests/e2e/test_stale_tmp.py``):
 
 * an ``APPEND`` of zero bytes. The NameNode checks the writer's lease first (``recoverLeaseInternal``):
-  - lease renewed in the last 60 s (the soft limit; a live client renews every 30 s): refused with
-    ``AlreadyBeingCreatedException``. Nothing changes, so a live writer's file is never taken from it;
-  - soft limit expired: the NameNode starts block recovery and refuses with
-    ``RecoveryInProgressException``. Repeated APPENDs get the same answer until recovery ends;
-  - file closed (recovery done, or nothing to recover): the APPEND succeeds, opening and closing the file
-    with no new bytes.
-* So: APPEND(empty) until it succeeds (``wait_s``), then ``RENAME`` without overwrite. The recovered file
-  holds every byte its writer hflushed (the DataNode keeps what it acknowledged); unflushed client buffers
-  are gone with the process.
+  - lease renewed in the last 60 s (the soft limit, fixed in HDFS; a live client renews every 30 s): HTTP
+    403 ``AlreadyBeingCreatedException``, nothing changes, so a live writer's file is never taken from it.
+    Measured: this answer for 56 s after the kill;
+  - soft limit expired: the NameNode starts block recovery and answers 403 ``RecoveryInProgressException``
+    (measured once, 56 s after the kill);
+  - file closed (recovery done, the hard limit passed, or nothing to recover, e.g. a 0-byte file): the
+    APPEND succeeds, opening and closing the file with no new byte (its modification time becomes now).
+    Measured: 61.6 s after the kill polling every 5 s; 62.9 s (28 attempts, 2 s apart) in the e2e test.
+* So: APPEND(empty) every ``poll_s`` until it succeeds or ``RecoveryWait.seconds`` pass, then ``RENAME``
+  without overwrite. The recovered file held exactly the bytes its writer hflushed (24,000 of 24,014 in the
+  test; the unflushed tail died with the process).
+* Not used (not measured): ``TRUNCATE`` passes the same lease check but needs a new length, and the
+  NameNode's length of an open file can lag behind its hflushed bytes, so it could cut data. Waiting for the
+  hard limit (``dfs.namenode.lease-hard-limit-sec``, default 1200 s; the soft limit has no setting in 3.4.1)
+  closes the file but never renames it; the APPEND then succeeds at once.
+* Where APPEND is impossible (erasure-coded directories, a permission error) the HTTP error is raised.
 
 Without WebHDFS repair, :func:`repair_commands` gives the ``hdfs`` commands that do the same.
 """
@@ -28,6 +36,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airflow_flume_provider.hdfs_types import FileStatus, HdfsError, HdfsNotFound
@@ -35,6 +44,7 @@ from airflow_flume_provider.naming import FileNaming
 
 __all__ = [
     "LEASE_SOFT_LIMIT_S",
+    "RecoveryWait",
     "finalize_stale",
     "finished_name",
     "recover_lease",
@@ -96,23 +106,26 @@ def repair_commands(path: str, naming: FileNaming | None = None, *, retries: int
     ]
 
 
-def recover_lease(
-    client: _Client,
-    path: str,
-    *,
-    wait_s: float = 0.0,
-    poll_s: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> tuple[str, int]:
+@dataclass(frozen=True)
+class RecoveryWait:
+    """How long to wait for one file's lease recovery: up to ``seconds`` (0: one attempt), an APPEND every
+    ``poll_s``; ``sleep``/``clock`` are replaceable for tests."""
+
+    seconds: float = 0.0
+    poll_s: float = 2.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
+def recover_lease(client: _Client, path: str, wait: RecoveryWait = RecoveryWait()) -> tuple[str, int]:
     """Close ``path`` through WebHDFS with empty APPENDs; returns ``(outcome, attempts)``.
 
     ``outcome``: ``closed`` (the APPEND succeeded: the file is closed, no byte added), ``held`` (a writer
     renewed the lease within the soft limit: maybe alive, left alone) or ``recovering`` (the NameNode is
-    recovering the last block). Retries every ``poll_s`` until closed or ``wait_s`` has passed (0: once).
+    recovering the last block). Retries every ``wait.poll_s`` until closed or ``wait.seconds`` have passed.
     Other errors (missing file, permission, NameNode down) are raised.
     """
-    deadline = clock() + wait_s
+    deadline = wait.clock() + wait.seconds
     attempts = 0
     while True:
         attempts += 1
@@ -129,9 +142,9 @@ def recover_lease(
                 outcome = "recovering"
             else:
                 raise
-        if clock() + poll_s > deadline:
+        if wait.clock() + wait.poll_s > deadline:
             return outcome, attempts
-        sleep(poll_s)
+        wait.sleep(wait.poll_s)
 
 
 def _exists(client: _Client, path: str) -> bool:
@@ -149,31 +162,27 @@ def finalize_stale(
     naming: FileNaming,
     *,
     log: Any,
-    wait_s: float = 0.0,
-    poll_s: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
+    wait: RecoveryWait = RecoveryWait(),
 ) -> list[str]:
     """Recover the lease of each stale in-use file, then rename it to its finished name; returns the actions.
 
     Each action (one line, also logged on ``log``) is ``skip``, ``wait`` or ``renamed``. An existing
-    finished file is never overwritten (the in-use file is left as it is). ``wait_s`` bounds the wait for
-    each file's recovery (0: one attempt; call again later, e.g. on the next poke).
+    finished file is never overwritten (the in-use file is left as it is). ``wait`` bounds the wait for
+    each file's recovery (default: one attempt; call again later, e.g. on the next poke).
     """
-    directory = directory.rstrip("/") or "/"
+    base = directory.rstrip("/")
     actions: list[str] = []
     for st in statuses:
-        src = f"{directory.rstrip('/')}/{st.name}"
-        dst = f"{directory.rstrip('/')}/{finished_name(st.name, naming)}"
+        src, dst = f"{base}/{st.name}", f"{base}/{finished_name(st.name, naming)}"
         if _exists(client, dst):
             actions.append(
                 f"skip {src}: {dst} already exists; not overwritten (compare them, then remove one)"
             )
             log.warning("%s", actions[-1])
             continue
-        started = clock()
-        outcome, attempts = recover_lease(client, src, wait_s=wait_s, poll_s=poll_s, sleep=sleep, clock=clock)
-        took = f"{attempts} APPEND attempt(s), {clock() - started:.1f} s"
+        started = wait.clock()
+        outcome, attempts = recover_lease(client, src, wait)
+        took = f"{attempts} APPEND attempt(s), {wait.clock() - started:.1f} s"
         if outcome != "closed":
             why = (
                 f"its lease was renewed within the last {LEASE_SOFT_LIMIT_S} s (the writer may be alive)"

@@ -14,6 +14,7 @@ from airflow_flume_provider.hdfs_types import (
 )
 from airflow_flume_provider.naming import FileNaming
 from airflow_flume_provider.stale_files import (
+    RecoveryWait,
     finalize_stale,
     finished_name,
     recover_lease,
@@ -77,6 +78,9 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
+
+    def wait(self, seconds: float, poll_s: float = 2.0) -> RecoveryWait:
+        return RecoveryWait(seconds, poll_s, sleep=self.sleep, clock=self)
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -161,7 +165,7 @@ def test_repair_commands_are_recover_lease_then_mv_quoted() -> None:
 def test_recover_lease_polls_until_the_append_succeeds() -> None:
     hdfs = FakeHdfs({"/d/_F.1.tmp": b"abc"}, {"/d/_F.1.tmp": ["held", "recovering", "recovering"]})
     clock = FakeClock()
-    assert recover_lease(hdfs, "/d/_F.1.tmp", wait_s=60, poll_s=5, sleep=clock.sleep, clock=clock) == (
+    assert recover_lease(hdfs, "/d/_F.1.tmp", clock.wait(60, 5)) == (
         "closed",
         4,
     )
@@ -172,14 +176,14 @@ def test_recover_lease_polls_until_the_append_succeeds() -> None:
 def test_recover_lease_without_wait_tries_once() -> None:
     hdfs = FakeHdfs({"/d/_F.1.tmp": b"abc"}, {"/d/_F.1.tmp": ["held", "held"]})
     clock = FakeClock()
-    assert recover_lease(hdfs, "/d/_F.1.tmp", sleep=clock.sleep, clock=clock) == ("held", 1)
+    assert recover_lease(hdfs, "/d/_F.1.tmp", clock.wait(0)) == ("held", 1)
     assert clock.now == 0
 
 
 def test_recover_lease_gives_up_after_wait() -> None:
     hdfs = FakeHdfs({"/d/_F.1.tmp": b"abc"}, {"/d/_F.1.tmp": ["recovering"] * 100})
     clock = FakeClock()
-    assert recover_lease(hdfs, "/d/_F.1.tmp", wait_s=10, poll_s=3, sleep=clock.sleep, clock=clock) == (
+    assert recover_lease(hdfs, "/d/_F.1.tmp", clock.wait(10, 3)) == (
         "recovering",
         4,
     )
@@ -192,9 +196,9 @@ def test_recover_lease_raises_other_errors() -> None:
             raise HdfsPermissionError(f"WebHDFS APPEND {path}: HTTP 403 AccessControlException", path=path)
 
     with pytest.raises(HdfsPermissionError):
-        recover_lease(Refusing({}), "/d/_F.1.tmp", wait_s=30)
+        recover_lease(Refusing({}), "/d/_F.1.tmp", FakeClock().wait(30))
     with pytest.raises(HdfsNotFound):
-        recover_lease(FakeHdfs({}), "/d/_F.1.tmp", wait_s=30)
+        recover_lease(FakeHdfs({}), "/d/_F.1.tmp", FakeClock().wait(30))
 
 
 # ---------------------------------------------------------------------------------------------- finalize
@@ -204,9 +208,7 @@ def test_finalize_recovers_then_renames_and_logs_each_action(caplog: pytest.LogC
     hdfs = FakeHdfs({"/d/_FlumeData.1.tmp": b"x" * 42}, {"/d/_FlumeData.1.tmp": ["recovering"]})
     clock = FakeClock()
     caplog.set_level(logging.INFO, logger=LOG.name)
-    actions = finalize_stale(
-        hdfs, "/d/", [fs("_FlumeData.1.tmp", 9000)], STACK, log=LOG, wait_s=10, sleep=clock.sleep, clock=clock
-    )
+    actions = finalize_stale(hdfs, "/d/", [fs("_FlumeData.1.tmp", 9000)], STACK, log=LOG, wait=clock.wait(10))
     assert hdfs.files == {"/d/FlumeData.1": b"x" * 42}
     assert len(actions) == 1
     assert actions[0].startswith("renamed /d/_FlumeData.1.tmp -> /d/FlumeData.1 (42 bytes")
@@ -250,3 +252,27 @@ def test_finalize_reports_a_refused_rename() -> None:
         "skip /d/_FlumeData.1.tmp: HDFS refused the rename to /d/FlumeData.1 (closed, 3 bytes)"
     ]
     assert "/d/_FlumeData.1.tmp" in hdfs.files
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        ([], "give a partition PATH, or --flume-conf FILE --agent A --sink K --date D"),
+        (["flume/events/2016-01-01"], "'flume/events/2016-01-01': must be absolute"),
+        (["/d", "--date", "2016-01-01"], "give a PATH or --flume-conf/--template with --date, not both"),
+        (["/d", "--older-than", "-1"], "--older-than and --wait must be >= 0"),
+        # refused connection: WebHDFS failing is "broken" (2), not "stale files found" (1)
+        (["hdfs://nn:8020/d", "--webhdfs", "http://root@127.0.0.1:1"], "/d: WebHDFS GET"),
+    ],
+)
+def test_repair_stale_usage_errors_exit_2(
+    argv: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from airflow_flume_provider.cli import main
+
+    assert main(["repair-stale", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("airflow-flume repair-stale: error: ") and error in err, err
