@@ -417,8 +417,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poke-files", type=int, default=10_000)
     parser.add_argument("--rss-bytes", type=int, default=2 * 1024**3)
     parser.add_argument(
-        "--skip", nargs="*", default=[], help="parts to skip: encode raw peer replay sensor rss"
+        "--skip",
+        nargs="*",
+        default=[],
+        help="parts to skip: encode raw peer replay sensor rss batch hdfs triggers e2e",
     )
+    parser.add_argument("--e2e-events", type=int, default=1_000_000, help="events replayed through Flume (e2e)")
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
 
@@ -475,6 +479,10 @@ def main(argv: list[str] | None = None) -> int:
     if "rss" not in args.skip:
         results["replay_peak_rss_mb"] = bench_rss(args.rss_bytes)
         results["replay_rss_input_bytes"] = args.rss_bytes
+    # The issue-13 figures users feel (benchmarks/bench_user.py; skip: batch hdfs triggers e2e).
+    import bench_user
+
+    bench_user.run_parts(results, data, lines, args.e2e_events, args.runs, args.skip)
 
     replay = results.get("replay_events_per_s")
     if replay:
@@ -495,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     print_table(results)
+    bench_user.print_figures(results)
     print(f"\nwritten to {args.out}")
     return 0
 
