@@ -24,7 +24,8 @@ Checks (names used in ``checks=``):
                before HDFS is listed, so on a KafkaChannel everything committed is already in the listing.
 
 An in-use file unchanged for longer than ``stale_in_use_after`` is reported as a *stale* in-use file (a writer
-that died); ``on_stale_in_use="fail"`` raises :class:`PartitionCheckFailed` with the file list and the repair.
+that died); ``on_stale_in_use="fail"`` raises :class:`PartitionCheckFailed` with the file list and the repair,
+``"finalize"`` recovers the lease and renames each one (:func:`~airflow_flume_provider.stale_files.finalize_stale`).
 
 Default combination (:data:`DEFAULT_CHECKS`): exists, no_in_use, quiet, watermark; ``count`` is added when an
 expected count or manifest is given.
@@ -44,7 +45,7 @@ from airflow_flume_provider.hdfs_formats import count_events
 from airflow_flume_provider.naming import FileNaming
 from airflow_flume_provider.partition_consumed import observe_consumed
 from airflow_flume_provider.partition_decision import Observation, cache_key, evaluate
-from airflow_flume_provider.partition_faults import stale_failure
+from airflow_flume_provider.partition_faults import finalize, stale_failure
 from airflow_flume_provider.partition_model import (
     ALL_CHECKS,
     DEFAULT_CHECKS,
@@ -165,6 +166,8 @@ def poke_partition(
             raise PartitionCheckFailed(f"{', '.join(spec.paths)}: {report.summary()}")
         if report.stale_in_use and spec.on_stale_in_use == "fail":
             raise PartitionCheckFailed(stale_failure(spec, report))
+        if report.stale_in_use and spec.on_stale_in_use == "finalize":
+            report.repairs = finalize(client, spec, obs.listings, report.stale_in_use)
     report.requests = client.requests - req0
     report.bytes_read = client.bytes_read - bytes0
     report.elapsed_s = round(time.monotonic() - t0, 4)

@@ -4,8 +4,9 @@ Core module (no Airflow): messages and shell commands only, shared by the sensor
 
 - **Stale in-use file**: an in-use file (``_FlumeData.1.tmp``) unchanged for longer than ``stale_in_use_after``.
   Its writer died (Flume killed, a DataNode lost while the file was open: FLUME-3080, FLUME-3223), so Flume will
-  never close and rename it. The repair is HDFS lease recovery, then the rename Flume's ``BucketWriter`` would have
-  done: the in-use prefix and suffix removed (``<dir>/<inUsePrefix><name><inUseSuffix>`` -> ``<dir>/<name>``).
+  never close and rename it. The repair (:mod:`~airflow_flume_provider.stale_files`) is lease recovery, then the
+  rename Flume's ``BucketWriter`` would have done; ``on_stale_in_use="finalize"`` runs it through WebHDFS
+  (:func:`finalize`), otherwise the ``hdfs debug recoverLease`` + ``hdfs dfs -mv`` commands are given.
 - **Incomplete partition at the sensor's timeout** (a manifest or an expected count): the partition, how many
   events are missing, and the remedy: replay that window again (the replay's checkpoint and Flume's duplicates
   are counted by the manifest), with the command lines.
@@ -13,34 +14,24 @@ Core module (no Airflow): messages and shell commands only, shared by the sensor
 
 from __future__ import annotations
 
+import logging
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from airflow_flume_provider.naming import FileNaming
 from airflow_flume_provider.partition_model import PartitionSpec, ReadinessReport
+from airflow_flume_provider.stale_files import finalize_stale, repair_commands
 
-__all__ = ["finished_name", "incomplete_message", "stale_failure", "stale_repair_commands"]
+__all__ = ["finalize", "incomplete_message", "stale_failure", "stale_repair_commands"]
 
 MAX_FILES_SHOWN = 20
-
-
-def finished_name(path: str, naming: FileNaming) -> str:
-    """The name Flume gives an in-use file once it closes it (in-use prefix and suffix removed)."""
-    directory, _, name = path.rpartition("/")
-    if naming.in_use_prefix and name.startswith(naming.in_use_prefix):
-        name = name[len(naming.in_use_prefix) :]
-    if naming.in_use_suffix and name.endswith(naming.in_use_suffix):
-        name = name[: len(name) - len(naming.in_use_suffix)]
-    return f"{directory}/{name}"
+log = logging.getLogger(__name__)
 
 
 def stale_repair_commands(paths: Sequence[str], naming: FileNaming) -> list[str]:
-    """The shell commands that close stale in-use files by hand: recover the lease, then rename."""
-    out: list[str] = []
-    for path in paths:
-        out.append(f"hdfs debug recoverLease -path {shlex.quote(path)} -retries 5")
-        out.append(f"hdfs dfs -mv {shlex.quote(path)} {shlex.quote(finished_name(path, naming))}")
-    return out
+    """The shell commands that close stale in-use files by hand (``stale_files.repair_commands`` for each)."""
+    return [cmd for path in paths for cmd in repair_commands(path, naming)]
 
 
 def stale_failure(spec: PartitionSpec, report: ReadinessReport) -> str:
@@ -107,3 +98,17 @@ def incomplete_message(
     if status_command:
         parts.append(f"then check with: {status_command}")
     return ". ".join(parts)
+
+
+def finalize(
+    client: Any, spec: PartitionSpec, listings: Mapping[str, Any], stale: Sequence[str]
+) -> list[str]:
+    """``on_stale_in_use="finalize"``: recover and rename the stale in-use files (one recovery attempt each per
+    poke; a file still held is retried at the next poke). Returns the actions, each also logged."""
+    actions: list[str] = []
+    for path in spec.paths:
+        base = path.rstrip("/")
+        statuses = [st for st in listings.get(path) or () if f"{base}/{st.name}" in stale]
+        if statuses:
+            actions += finalize_stale(client, path, statuses, spec.naming, log=log)
+    return actions

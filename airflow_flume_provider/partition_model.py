@@ -182,6 +182,7 @@ class ReadinessReport:
     in_use: list[str] = field(default_factory=list)
     stale_in_use: list[str] = field(default_factory=list)
     kafka_fault: str | None = None
+    repairs: list[str] = field(default_factory=list)
     event_count: int | None = None
     expected_count: int | None = None
     newest_mtime: int | None = None
@@ -234,7 +235,8 @@ def expected_counts_from(value: Any) -> dict[str, int]:
 
     Accepts a mapping, a JSON string, or a list of either (the XCom of mapped replay tasks). A replay
     manifest (see :mod:`airflow_flume_provider.manifest`) contributes ``partitions`` + ``duplicates`` (Flume
-    writes both copies); a dry-run manifest is refused. Counts for the same path are summed.
+    writes both copies); a dry-run manifest is refused. Counts for the same path are summed. A manifest's
+    ``kafka_offsets`` (targets of the ``consumed`` check) are not counts and are skipped.
     """
     merged: dict[str, int] = {}
 
@@ -254,6 +256,8 @@ def expected_counts_from(value: Any) -> dict[str, int]:
                 add(item["counts"], f"{where}.counts")
                 return
             for path, count in item.items():
+                if path == "kafka_offsets":  # a manifest's Kafka targets (the ``consumed`` check), not a path
+                    continue
                 if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                     raise ValueError(
                         f"manifest {where}: count for {path!r} is not a non-negative int: {count!r}"

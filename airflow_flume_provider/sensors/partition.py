@@ -26,7 +26,12 @@ from airflow_flume_provider.partition_check import (
     success_marker_path,
 )
 from airflow_flume_provider.partition_faults import stale_repair_commands
-from airflow_flume_provider.sensors.partition_kafka import consumed_fields, open_kafka_admin, timeout_message
+from airflow_flume_provider.sensors.partition_kafka import (
+    consumed_fields,
+    count_free,
+    open_kafka_admin,
+    timeout_message,
+)
 from airflow_flume_provider.sensors.partition_window import template_and_naming, window
 from airflow_flume_provider.sensors.reschedule_state import RescheduleUnsupported, restore, save_state
 from airflow_flume_provider.triggers.partition import FlumePartitionTrigger
@@ -72,20 +77,14 @@ class FlumePartitionSensor(BaseSensorOperator):
     extras ``partition``, ``files``, ``bytes``, ``event_count``, ``newest_mtime``, and the readiness report
     returned to XCom.
 
-    ``consumed`` (opt-in: add it to ``checks``) proves Flume's Kafka consumer group has read everything written
-    for the partition (:mod:`~airflow_flume_provider.partition_consumed`): targets are the manifest's
-    ``kafka_offsets`` (exact for replays), else the topics' log-end offsets snapshotted once the clock passes the
-    partition end + ``allowed_lateness`` (kept across pokes, reschedules and the trigger). The group comes from
-    ``flume_conf`` (the sink's KafkaChannel, or the KafkaSources feeding its channel) or ``kafka_topic`` +
-    ``kafka_group_id`` (+ ``kafka_topology``, default the cautious ``kafka_source``); Kafka is read through
-    ``kafka_conn_id`` (``FlumeKafkaHook``'s client config) or the Flume config's bootstrap servers. On a KafkaSource
-    topology a commit means only "in the channel", so ``no_in_use`` and ``quiet`` are added to ``consumed`` (with
-    a warning). A missing group, an unreachable broker or a stopped Flume is "not ready" with its reason.
-
-    An in-use file unchanged for ``stale_in_use_after`` (default 2 h) is reported as stale; ``on_stale_in_use``
-    ``"wait"`` (default) keeps waiting and logs the ``hdfs debug recoverLease`` + rename that repair it,
-    ``"fail"`` fails with the file list. With a count or manifest to reach, the timeout error names the missing
-    events and the ``airflow tasks clear`` line that replays the window again. With ``deferrable=True`` (default ``[operators] default_deferrable``) the waiting runs in
+    ``consumed`` (opt-in, in ``checks``): Flume's consumer group read everything written for the partition
+    (:mod:`~airflow_flume_provider.partition_consumed`): the manifest's ``kafka_offsets``, else a snapshot of the
+    topics' log ends after partition end + ``allowed_lateness``. Group and topics from ``flume_conf`` or
+    ``kafka_topic`` + ``kafka_group_id`` (+ ``kafka_topology``, default ``kafka_source``), Kafka through
+    ``kafka_conn_id`` or the config's bootstrap servers. On a KafkaSource, ``no_in_use`` and ``quiet`` are added.
+    An in-use file unchanged for ``stale_in_use_after`` (2 h) is stale: ``on_stale_in_use`` ``"wait"`` (logs the
+    repair commands), ``"fail"``, or ``"finalize"`` (lease recovery + rename). With a count or manifest, the
+    timeout error names the missing events and the command that replays the window. With ``deferrable=True`` (default ``[operators] default_deferrable``) the waiting runs in
     :class:`~airflow_flume_provider.triggers.partition.FlumePartitionTrigger` after one synchronous poke.
     In ``mode="reschedule"`` the poll state survives reschedules in Airflow's ``task_state_store`` (Airflow
     >= 3.3); without one, settings that cannot work that way (``quiet`` with ``trust_mtime=False``) fail
@@ -242,6 +241,8 @@ class FlumePartitionSensor(BaseSensorOperator):
         self._window_start = start.isoformat()
         expected = int(self.expected_count) if self.expected_count not in (None, "") else None
         manifest = expected_counts_from(self.manifest) if self.manifest not in (None, "") else None
+        if manifest == {} and count_free(self.manifest):  # Kafka offsets only: no count to expect
+            manifest = None
         checks = self.checks or DEFAULT_CHECKS + (
             ("count",) if expected is not None or manifest is not None else ()
         )

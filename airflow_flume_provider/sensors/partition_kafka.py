@@ -8,10 +8,12 @@ Flume config's bootstrap servers. The logic is in :mod:`~airflow_flume_provider.
 
 from __future__ import annotations
 
+import json
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_flume_provider.consumed import MANIFEST_KEY
 from airflow_flume_provider.partition_consumed import (
     consumed_checks,
     consumer_ref,
@@ -23,7 +25,15 @@ from airflow_flume_provider.partition_faults import incomplete_message
 from airflow_flume_provider.partition_model import PartitionSpec, ReadinessReport
 from airflow_flume_provider.timeutil import iso_s
 
-__all__ = ["consumed_fields", "open_kafka_admin", "timeout_message"]
+__all__ = ["consumed_fields", "count_free", "open_kafka_admin", "timeout_message"]
+
+
+def count_free(manifest: Any) -> bool:
+    """True when the manifest(s) hold only Kafka offsets (a publish without per-partition counts): it gives the
+    ``consumed`` targets but no expected count, so it must not add a ``count`` check expecting 0 events."""
+    items = manifest if isinstance(manifest, list) else [manifest]
+    items = [json.loads(i) if isinstance(i, str | bytes) else i for i in items]
+    return all(isinstance(i, Mapping) and set(i) <= {MANIFEST_KEY} for i in items)
 
 
 def _consumers(sensor: Any) -> tuple[dict[str, Any], ...]:

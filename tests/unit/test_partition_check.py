@@ -274,7 +274,6 @@ from airflow_flume_provider.partition_consumed import (  # noqa: E402
     targets_from_manifests,
 )
 from airflow_flume_provider.partition_faults import (  # noqa: E402
-    finished_name,
     incomplete_message,
     stale_repair_commands,
 )
@@ -398,7 +397,6 @@ def test_stale_in_use_file_is_reported_apart_and_fail_lists_it_with_the_repair()
     assert fresh.stale_in_use == [] and "stale" not in fresh.summary()
     with pytest.raises(ValueError, match="on_stale_in_use"):
         spec(on_stale_in_use="ignore")
-    assert finished_name(f"{P}/_FlumeData.2.tmp", NAMING) == f"{P}/FlumeData.2"
     assert stale_repair_commands([f"{P}/_FlumeData.2.tmp"], NAMING) == [
         f"hdfs debug recoverLease -path {P}/_FlumeData.2.tmp -retries 5",
         f"hdfs dfs -mv {P}/_FlumeData.2.tmp {P}/FlumeData.2",
@@ -441,3 +439,19 @@ def test_incomplete_message_names_partition_missing_count_and_replay_command() -
         in text
     )
     assert text.endswith("then check with: airflow-flume partition-status --date 2003-04-05")
+
+
+def test_on_stale_in_use_finalize_recovers_and_renames_then_the_next_poke_is_ready(hdfs: FakeWebHdfs) -> None:
+    hdfs.put(f"{P}/FlumeData.1", b"a\n", 1_000_000)
+    hdfs.put(f"{P}/_FlumeData.2.tmp", b"b\n", 1_000_000)
+    s = spec(on_stale_in_use="finalize", checks=("exists", "no_in_use"))
+    with HdfsClient([hdfs.url]) as client:
+        r, st = poke_partition(client, s, PartitionState(), now=1000.0 + 3 * 3600)
+        assert (
+            not r.ready
+            and r.repairs
+            and r.repairs[0].startswith(f"renamed {P}/_FlumeData.2.tmp -> {P}/FlumeData.2")
+        )
+        assert f"{P}/FlumeData.2" in hdfs.files and f"{P}/_FlumeData.2.tmp" not in hdfs.files
+        r, _ = poke_partition(client, s, st, now=1000.0 + 3 * 3600)
+        assert r.ready and r.files == 2 and not r.repairs, r.summary()
