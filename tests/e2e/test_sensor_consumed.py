@@ -93,6 +93,13 @@ def sensor_for(component: str, day: datetime, **kw: Any) -> FlumePartitionSensor
     return FlumePartitionSensor(**args)
 
 
+async def first_event(trigger: FlumePartitionTrigger) -> dict[str, Any]:
+    """The one event a trigger yields (as the triggerer would run it)."""
+    async for ev in trigger.run():
+        return ev.payload
+    raise AssertionError("the trigger ended without an event")
+
+
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
 
@@ -282,14 +289,7 @@ def test_deferred_sensor_with_consumed_on_the_kafka_channel(stack: Any) -> None:
     except TaskDeferred as info:
         _classpath, kwargs = info.trigger.serialize()
         assert "bootstrap.servers" not in json.dumps(kwargs)
-        trigger = FlumePartitionTrigger(**kwargs)
-
-        async def first_event() -> dict[str, Any]:
-            async for ev in trigger.run():
-                return ev.payload
-            raise AssertionError("no event")
-
-        event = asyncio.run(asyncio.wait_for(first_event(), 120))
+        event = asyncio.run(asyncio.wait_for(first_event(FlumePartitionTrigger(**kwargs)), 120))
         assert event["status"] == "success", event
         result = sensor.execute_complete(context, event)
     assert result["ready"] and result["event_count"] == N

@@ -14,6 +14,7 @@ import pytest
 import stackctl
 from airflow.sdk import Asset
 from airflow.sdk.execution_time.context import OutletEventAccessors
+from test_sensor_consumed import first_event
 
 from airflow_flume_provider.envelope import encode_event
 from airflow_flume_provider.hdfs_client import HdfsClient
@@ -207,14 +208,7 @@ def test_deferrable_trigger_in_event_loop(stack: Any) -> None:
     with pytest.raises(TaskDeferred) as info:
         sensor.execute(context)
     _classpath, kwargs = info.value.trigger.serialize()
-    trigger = FlumePartitionTrigger(**kwargs)
-
-    async def first_event() -> dict[str, Any]:
-        async for ev in trigger.run():
-            return ev.payload
-        raise AssertionError("no event")
-
-    event = asyncio.run(asyncio.wait_for(first_event(), 90))
+    event = asyncio.run(asyncio.wait_for(first_event(FlumePartitionTrigger(**kwargs)), 90))
     assert event["status"] == "success", event
     result = sensor.execute_complete(context, event)
     assert result["event_count"] == n and result["ready"]

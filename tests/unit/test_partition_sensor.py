@@ -256,16 +256,20 @@ CONF_DIR = __import__("pathlib").Path(__file__).resolve().parents[2] / "stack" /
 CT = "flume-channel-events"
 
 
+def conf_sensor(conf: str, agent: str, sink: str, **kw: Any) -> FlumePartitionSensor:
+    """A sensor with check ``consumed`` on a sink of one of the stack's Flume configs (read, not run)."""
+    args = {
+        "flume_conf": str(CONF_DIR / conf),
+        "agent": agent,
+        "sink": sink,
+        "checks": ["exists", "consumed"],
+    }
+    return FlumePartitionSensor(task_id="w", deferrable=False, **args, **kw)
+
+
 def test_consumed_from_the_kafka_channel_config_takes_group_topic_and_manifest_offsets() -> None:
-    s = FlumePartitionSensor(
-        task_id="w",
-        flume_conf=str(CONF_DIR / "flume-kafka-channel.conf"),
-        agent="lossless",
-        sink="k_lossless",
-        checks=["exists", "consumed"],
-        manifest=[{"partitions": {"/flume/lossless/2004-07-08": 2}, "kafka_offsets": {CT: {"0": 40}}}],
-        deferrable=False,
-    )
+    manifest = [{"partitions": {"/flume/lossless/2004-07-08": 2}, "kafka_offsets": {CT: {"0": 40}}}]
+    s = conf_sensor("flume-kafka-channel.conf", "lossless", "k_lossless", manifest=manifest)
     spec = s.build_spec(context())
     assert spec.checks == ("exists", "consumed")  # KafkaChannel: committed means in HDFS, nothing added
     assert (
@@ -277,14 +281,7 @@ def test_consumed_from_the_kafka_channel_config_takes_group_topic_and_manifest_o
 def test_consumed_on_the_kafka_source_config_adds_no_in_use_and_quiet_with_a_warning(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    s = FlumePartitionSensor(
-        task_id="w",
-        flume_conf=str(CONF_DIR / "flume.conf"),
-        agent="agent",
-        sink="k_events",
-        checks=["exists", "consumed"],
-        deferrable=False,
-    )
+    s = conf_sensor("flume.conf", "agent", "k_events")
     spec = s.build_spec(context())
     assert spec.checks == ("exists", "consumed", "no_in_use", "quiet")
     assert spec.kafka_targets is None and spec.kafka_consumers[0]["topology"] == "kafka_source"
