@@ -7,7 +7,8 @@ run. A 10 ms ticker task measures how late the loop wakes it (the loop's lag). R
 the process's RSS (VmHWM, a child process of its own), and WebHDFS requests/s as the NameNode counts them
 (``NameNodeActivity`` JMX: listings + file-info ops). A second, shorter pass runs the loop in asyncio debug mode
 with ``slow_callback_duration`` = 50 ms: every step of a trigger that blocks the loop longer is reported with
-the coroutine's file:line.
+the coroutine's file:line, and an audit hook lists every blocking call (connect, getaddrinfo, open, sleep,
+subprocess) made on the loop's own thread, with the project/Airflow file:line that made it.
 """
 
 from __future__ import annotations
@@ -149,13 +150,14 @@ class _LoopIo:
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
         if self.thread is None or event not in BLOCKING_EVENTS or threading.get_ident() != self.thread:
             return
-        frame = sys._getframe(1)
+        inner = frame = sys._getframe(1)
         while frame is not None and not any(
             k in frame.f_code.co_filename for k in ("airflow_flume_provider", "/airflow/")
         ):
             frame = frame.f_back
-        where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "(stdlib/other)"
-        key = f"{event} at {where}"
+        where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "(no project/Airflow frame)"
+        what = str(args[0])[:80] if args else ""
+        key = f"{event} {what} at {where} (in {inner.f_code.co_filename}:{inner.f_lineno})"
         self.found[key] = self.found.get(key, 0) + 1
 
 
