@@ -76,4 +76,10 @@ def restore(
         raise RescheduleUnsupported(why)
     if "count" in spec.checks:
         log.warning("%s: no task_state_store (Airflow < 3.3): each reschedule re-counts every file", task_id)
+    if "consumed" in spec.checks and spec.kafka_targets is None:
+        log.warning(
+            "%s: no task_state_store (Airflow < 3.3): the live offset snapshot of 'consumed' is retaken at each "
+            "reschedule, so records arriving after end + allowed_lateness join the target",
+            task_id,
+        )
     return None, None

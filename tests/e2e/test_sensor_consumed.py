@@ -18,23 +18,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import stackctl
 from airflow.sdk.execution_time.context import OutletEventAccessors
+from test_sensor_partition import envelopes, first_event, make_sensor, unique_day
 
 from airflow_flume_provider.consumed import offsets_to_json
-from airflow_flume_provider.envelope import encode_event
 from airflow_flume_provider.hdfs_client import HdfsClient
 from airflow_flume_provider.kafka_offsets import log_end_offsets, open_admin, read_group, topic_partitions
 from airflow_flume_provider.partition_check import PartitionCheckFailed, PartitionState, poke_partition
@@ -62,42 +61,14 @@ TOPOLOGIES = {  # component -> (Flume config, agent, sink, topic, group, HDFS di
 }
 
 
-def unique_day() -> datetime:
-    rnd = random.Random(uuid.uuid4().int)
-    return datetime(2001, 1, 1, tzinfo=timezone.utc) + timedelta(days=rnd.randrange(15 * 365))
-
-
-def envelopes(day: datetime, n: int, tag: str) -> list[bytes]:
-    base = int(day.timestamp() * 1000)
-    return [
-        encode_event({"timestamp": str(base + (i * 7_919_000) % 86_400_000)}, f"{tag}-{i}".encode())
-        for i in range(n)
-    ]
-
-
 def sensor_for(component: str, day: datetime, **kw: Any) -> FlumePartitionSensor:
+    """``make_sensor``'s settings, with the sink (path, naming) read from the component's Flume config."""
     conf, agent, sink, *_ = TOPOLOGIES[component]
-    args: dict[str, Any] = {
-        "task_id": f"wait_{component.replace('-', '_')}",
-        "flume_conf": str(conf),
-        "agent": agent,
-        "sink": sink,
-        "partition_date": day.date().isoformat(),
-        "checks": ["exists", "consumed"],
-        "quiet_period": 3,
-        "poke_interval": 1,
-        "timeout": 120,
-        "deferrable": False,
-    }
-    args.update(kw)
-    return FlumePartitionSensor(**args)
-
-
-async def first_event(trigger: FlumePartitionTrigger) -> dict[str, Any]:
-    """The one event a trigger yields (as the triggerer would run it)."""
-    async for ev in trigger.run():
-        return ev.payload
-    raise AssertionError("the trigger ended without an event")
+    from_conf = {"path_template": None, "in_use_prefix": None, "file_type": None, "serializer": None}
+    args = {"flume_conf": str(conf), "agent": agent, "sink": sink, "checks": ["exists", "consumed"], **kw}
+    return make_sensor(
+        "flume-events", day, task_id=f"wait_{component.replace('-', '_')}", **from_conf, **args
+    )
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

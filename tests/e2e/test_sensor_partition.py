@@ -14,7 +14,6 @@ import pytest
 import stackctl
 from airflow.sdk import Asset
 from airflow.sdk.execution_time.context import OutletEventAccessors
-from test_sensor_consumed import first_event
 
 from airflow_flume_provider.envelope import encode_event
 from airflow_flume_provider.hdfs_client import HdfsClient
@@ -52,6 +51,13 @@ def envelopes(day: datetime, n: int, tag: str, start: int = 0) -> list[bytes]:
         encode_event({"timestamp": str(base + (i * 7_919_000) % 86_400_000)}, f"{tag}-{i}".encode())
         for i in range(start, start + n)
     ]
+
+
+async def first_event(trigger: FlumePartitionTrigger) -> dict[str, Any]:
+    """The one event a trigger yields (as the triggerer would run it)."""
+    async for ev in trigger.run():
+        return ev.payload
+    raise AssertionError("the trigger ended without an event")
 
 
 def make_sensor(topic: str, day: datetime, **kw: Any) -> FlumePartitionSensor:
