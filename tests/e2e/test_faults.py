@@ -57,6 +57,7 @@ import pytest
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_flume_provider.envelope import decode_event
+from airflow_flume_provider.hdfs_client import HdfsClient
 from airflow_flume_provider.hooks.flume_kafka import (
     FlumeKafkaHook,
     FlumePublishError,
@@ -69,7 +70,6 @@ from airflow_flume_provider.operators.publish import PublishFlumeEventsOperator
 from airflow_flume_provider.operators.replay import ReplayFlumeEventsOperator
 from airflow_flume_provider.partition_check import PartitionState, ReadinessReport, poke_partition
 from airflow_flume_provider.sensors.partition import FlumePartitionSensor
-from airflow_flume_provider.webhdfs import WebHdfsClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.faults]
 
@@ -194,7 +194,7 @@ class Probe:
         self.reports: list[ReadinessReport] = []
 
     def poke(self) -> ReadinessReport:
-        with WebHdfsClient([self.url], user=self.user, timeout=(2, 10)) as client:
+        with HdfsClient([self.url], user=self.user, timeout=(2, 10)) as client:
             report, self.state = poke_partition(client, self.spec, self.state)
         self.reports.append(report)
         return report
