@@ -361,6 +361,8 @@ def run(path: Path, lines: list[bytes], events: int, interval: float = POKE_INTE
         e2e_flume_channel="KafkaChannel (parseAsFlumeEvent=true), 1 partition",
         e2e_ready_goal_ratio=GOAL_RATIO,
         e2e_ready_vs_flume_drain=out["e2e_time_to_ready_s"] / out["flume_drain_s"],
+        e2e_drain_after_replay_s=out["e2e_drain_s"] - out["e2e_replay_s"],
+        e2e_ready_after_drain_s=out["e2e_time_to_ready_s"] - out["e2e_drain_s"],
         e2e_finished_vs_flume_finished=out["e2e_finished_files_s"] / out["flume_drain_finished_files_s"],
     )
     return out

@@ -140,11 +140,21 @@ def run(results: dict[str, Any], lines: list[bytes], runs: int) -> dict[str, Any
     return out
 
 
-if __name__ == "__main__":  # quick stand-alone run: python benchmarks/bench_produce_batch.py [events]
+if __name__ == "__main__":  # stand-alone: python benchmarks/bench_produce_batch.py [events] [runs]
     import sys
 
     import run as base
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
     data = base.make_jsonl(base.WORK / f"events-{n}.jsonl", n).read_bytes().splitlines()
-    print(json.dumps(run({}, data, 1), indent=2))
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    raw: list[float] = []
+    for _ in range(runs):
+        topic = f"bench-raw-{uuid.uuid4().hex[:8]}"
+        base.create_topic(topic)
+        try:
+            raw.append(base.bench_raw(data, topic))
+        finally:
+            base.delete_topic(topic)
+    got = {"raw_producer_events_per_s": statistics.median(raw), "raw_producer_runs": raw}
+    print(json.dumps({**got, **run(got, data, runs)}, indent=2))
