@@ -111,7 +111,19 @@ def merge_manifests(manifests: Iterable[Mapping[str, Any] | None]) -> dict[str, 
         },
         "attempts": max(int(m.get("attempts", 1)) for m in items),
         "parts": sum(int(m.get("parts", 1)) for m in items),
+        **_merged_offsets(items),
     }
+
+
+def _merged_offsets(items: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """``kafka_offsets`` of merged manifests: the highest log-end offset per partition; absent when any part
+    lacks them (a target missing for one part would let the ``consumed`` check pass before that part is read)."""
+    from airflow_flume_provider.consumed import merge_offsets, offsets_from_json, offsets_to_json
+
+    if not all(m.get("kafka_offsets") for m in items):
+        return {}
+    merged = merge_offsets(offsets_from_json(m["kafka_offsets"], "manifest kafka_offsets") for m in items)
+    return {"kafka_offsets": offsets_to_json(merged)}
 
 
 def describe_source(source: Any) -> str:
@@ -133,11 +145,14 @@ def build_manifest(
     attempts: int,
     dead_letter: str | None,
     checkpoint: str | None,
+    kafka_offsets: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
     """The manifest of one replay task.
 
     :param counts: (totals, partitions, duplicates), cumulative over attempts.
     :param timing: (started_at of the first attempt, start and end of this attempt, events it produced).
+    :param kafka_offsets: the topic's log-end offsets after the final flush (``{topic: {partition: offset}}``),
+        the targets of the ``consumed`` check; omitted from the manifest when unknown.
     """
     totals, partitions, duplicates = counts
     first_started_at, started_at, finished_at, produced = timing
@@ -163,5 +178,6 @@ def build_manifest(
         "parts": 1,
         "dead_letter": dead_letter,
         "checkpoint": checkpoint,
+        **({"kafka_offsets": {t: dict(p) for t, p in kafka_offsets.items()}} if kafka_offsets else {}),
     }
 

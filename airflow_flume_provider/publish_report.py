@@ -30,6 +30,9 @@ class PublishReport:
     partitions: dict[str, int] = field(default_factory=dict)
     first_errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: log-end offset of each partition of the topic after the final flush, ``{topic: {partition: offset}}``
+    #: (``consumed.offsets_to_json``): the targets of the ``consumed`` check. Empty for dry runs.
+    kafka_offsets: dict[str, dict[str, int]] = field(default_factory=dict)
     started_at: float = 0.0
     seconds: float = 0.0
     events_per_s: float = 0.0

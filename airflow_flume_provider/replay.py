@@ -286,6 +286,7 @@ class ReplayRun:
             attempts=state["attempts"],
             dead_letter=str(dead_path) if self.dead.count or dead_path.exists() else None,  # type: ignore[union-attr]
             checkpoint=None if spec.dry_run else str(spec.store.path),
+            kafka_offsets=report.kafka_offsets,
         )
         if not spec.dry_run:
             base = {"totals": totals, "partitions": partitions}

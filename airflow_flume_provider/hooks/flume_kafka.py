@@ -62,6 +62,9 @@ class FlumeKafkaHook(KafkaBaseHook):
     :param producer_config: overrides applied on top of the defaults and the connection's extra.
     :param delivery_timeout_s: sets ``message.timeout.ms``: a message not acknowledged within it fails.
     :param producer_factory: builds the producer from the final config (tests; default confluent_kafka).
+    :param offsets_reader: ``topic -> {topic: {partition: log-end offset}}``, read after the final flush into
+        ``report.kafka_offsets`` (the ``consumed`` check's targets). Default: the topic's log-end offsets through
+        an AdminClient on the same connection; with a ``producer_factory`` and no reader, none are recorded.
     """
 
     conn_name_attr = "kafka_conn_id"
@@ -76,12 +79,16 @@ class FlumeKafkaHook(KafkaBaseHook):
         producer_config: Mapping[str, Any] | None = None,
         delivery_timeout_s: float | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+        offsets_reader: Callable[[str], dict[str, dict[str, int]]] | None = None,
     ) -> None:
         super().__init__(kafka_config_id=kafka_conn_id)
         self.kafka_conn_id = kafka_conn_id
         self.producer_config = dict(producer_config or {})
         self.delivery_timeout_s = delivery_timeout_s
         self._producer_factory = producer_factory
+        if offsets_reader is None and producer_factory is None:
+            offsets_reader = self.read_log_end_offsets
+        self._offsets_reader = offsets_reader
 
     def __repr__(self) -> str:
         return f"FlumeKafkaHook(kafka_conn_id={self.kafka_conn_id!r})"
@@ -118,6 +125,29 @@ class FlumeKafkaHook(KafkaBaseHook):
         if self._producer_factory is not None:
             return self._producer_factory(config)
         return kafka_config.make_producer(config, name=self.kafka_conn_id)
+
+    def read_log_end_offsets(self, topic: str) -> dict[str, dict[str, int]]:
+        """Log-end offsets of every partition of ``topic``, as ``{topic: {partition: offset}}``."""
+        from airflow_flume_provider import kafka_offsets
+        from airflow_flume_provider.consumed import offsets_to_json
+
+        admin = kafka_offsets.open_admin(self.get_client_config(), name=self.kafka_conn_id)
+        return offsets_to_json(kafka_offsets.log_end_offsets(admin, kafka_offsets.topic_partitions(admin, [topic])))
+
+    def _record_offsets(self, report: PublishReport) -> None:
+        """Fill ``report.kafka_offsets`` after the final flush; a failed read is a warning, never silent."""
+        if self._offsets_reader is None:
+            return
+        try:
+            report.kafka_offsets = self._offsets_reader(report.topic)
+        except Exception as exc:  # the publish succeeded; only the consumed check's targets are missing
+            reason = kafka_config.scrub(str(exc), self.get_client_config())
+            warning = (
+                f"log-end offsets of topic {report.topic!r} could not be read after the final flush "
+                f"({reason}): a `consumed` check cannot take its targets from this report"
+            )
+            report.warnings.append(warning)
+            self.log.warning("%s", warning)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check that the broker answers a metadata request."""
@@ -188,4 +218,6 @@ class FlumeKafkaHook(KafkaBaseHook):
             warning = topic_checks.retention_warning(topic, config, start_ms, name)
             if warning:
                 publisher.report.warnings.append(warning)
-        return publisher.run(records, producer, timeout_ms=kafka_config.delivery_timeout_ms(config))
+        result = publisher.run(records, producer, timeout_ms=kafka_config.delivery_timeout_ms(config))
+        self._record_offsets(result)
+        return result

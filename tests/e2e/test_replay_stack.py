@@ -97,6 +97,17 @@ def replay(tmp_path: Path, stack: Any, source: Any, start: datetime, **kw: Any) 
     return ReplayFlumeEventsOperator(**args)
 
 
+def log_end_offset(stack: Any, topic: str) -> int:
+    """The high watermark of partition 0, read by a consumer that joins no group."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": f"probe-{uuid.uuid4().hex}"})
+    try:
+        return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+    finally:
+        consumer.close()
+
+
 def check_days(
     stack: Any, events: list[dict[str, Any]], manifest: dict[str, Any], tag: str, prefix: str
 ) -> None:
@@ -123,6 +134,8 @@ def test_replay_jsonl_gz_into_day_directories(stack: Any, tmp_path: Path) -> Non
     src.write_bytes(gzip.compress(b"\n".join(rows) + b"\n"))
     manifest = replay(tmp_path, stack, str(src), start).execute(ctx(tag))
     assert manifest["totals"]["acknowledged"] == len(events) and manifest["totals"]["out_of_window"] == 2
+    # the consumed check's targets: the topic's log-end offsets read after the final flush
+    assert manifest["kafka_offsets"] == {"flume-events": {"0": log_end_offset(stack, "flume-events")}}
     check_days(stack, events, manifest, tag, "/flume/events")
     # bodies are the original line bytes, unmodified
     written = {

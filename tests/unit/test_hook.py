@@ -454,3 +454,32 @@ def test_in_flight_messages_are_not_counted_as_acknowledged(kafka_conn: str) -> 
 
     hook.publish(records(3000), topic="t", event_time="ts", progress=progress, progress_interval_s=0)
     assert progress_seen and progress_seen[0] < 1024
+
+
+def test_log_end_offsets_recorded_after_the_final_flush(kafka_conn: str) -> None:
+    made: list[FakeProducer] = []
+    seen: list[tuple[str, int]] = []
+
+    def factory(config: dict[str, Any]) -> FakeProducer:
+        made.append(FakeProducer(config))
+        return made[-1]
+
+    def reader(topic: str) -> dict[str, dict[str, int]]:
+        seen.append((topic, len(made[0].queue)))  # nothing may still be queued when the offsets are read
+        return {topic: {"0": 1_310, "1": 7}}
+
+    hook = FlumeKafkaHook(kafka_conn, producer_factory=factory, offsets_reader=reader)
+    report = hook.publish(records(3), topic="t", event_time="ts")
+    assert seen == [("t", 0)] and report.kafka_offsets == {"t": {"0": 1_310, "1": 7}}
+    assert hook.publish(records(2), topic="t", event_time="ts", dry_run=True).kafka_offsets == {}
+
+
+def test_unreadable_log_end_offsets_are_a_warning_not_a_silent_gap(kafka_conn: str) -> None:
+    def reader(topic: str) -> dict[str, dict[str, int]]:
+        raise RuntimeError("KafkaError{code=_TRANSPORT} sasl.password=s3cr3t-pw")
+
+    hook = FlumeKafkaHook(kafka_conn, producer_factory=lambda c: FakeProducer(c), offsets_reader=reader)
+    report = hook.publish(records(2), topic="t", event_time="ts")
+    assert report.acknowledged == 2 and report.kafka_offsets == {}
+    assert any("log-end offsets of topic 't' could not be read" in w for w in report.warnings)
+    assert not any("s3cr3t-pw" in w for w in report.warnings)

@@ -231,3 +231,17 @@ def test_publish_operator_from_dotted_producer_function(
 
 def make_records(n: int) -> list[dict[str, Any]]:
     return [{"id": i, "time": T0 + i} for i in range(n)]
+
+
+def test_merged_manifest_targets_are_the_highest_log_end_offsets(tmp_path: Path) -> None:
+    broker = Broker()
+    dataset(tmp_path / "a.jsonl.gz", 5)
+    m = op(tmp_path, tmp_path / "a.jsonl.gz", broker).execute(ctx(map_index=0))
+    assert "kafka_offsets" not in m  # a custom producer without an offsets_reader records none
+    m0 = {**m, "kafka_offsets": {"flume": {"0": 40, "1": 9}}}
+    m1 = {**m, "kafka_offsets": {"flume": {"0": 25, "1": 12}}}
+    assert merge_manifests([m0, m1])["kafka_offsets"] == {"flume": {"0": 40, "1": 12}}
+    # one part without targets: the merged manifest has none (the consumed check must not pass early)
+    assert "kafka_offsets" not in merge_manifests([m0, m])
+    with pytest.raises(ValueError, match="manifest kafka_offsets"):
+        merge_manifests([m0, {**m, "kafka_offsets": {"flume": {"x": 1}}}])
