@@ -15,11 +15,16 @@ from typing import Any
 
 from airflow_flume_provider.dead_letter import DeadLetterWriter
 from airflow_flume_provider.envelope import EnvelopeEncoder, decode_event
-from airflow_flume_provider.event_time import EventTimeResolver, InvalidEventTime, check_on_invalid
+from airflow_flume_provider.event_time import (
+    MIN_EVENT_MS,
+    EventTimeResolver,
+    InvalidEventTime,
+    check_on_invalid,
+)
 from airflow_flume_provider.publish_report import InvalidRecordError, PublishReport, PublishSpec
 from airflow_flume_provider.sources import SourceRecord
 
-__all__ = ["Message", "MessageBuilder", "position_of"]
+__all__ = ["Message", "MessageBuilder", "min_event_ms", "position_of"]
 
 #: (Flume envelope, Kafka key, event time in epoch ms, HDFS partition path or None)
 Message = tuple[bytes, Any, int, "str | None"]
@@ -111,6 +116,16 @@ def _path_template(spec: Any, static: Mapping[str, str]) -> Any:
     return template
 
 
+def min_event_ms(template: Any) -> int:
+    """Lowest event time the sink accepts: 1 ms when it rounds (``hdfs.round = true``), else 1970-01-01.
+
+    Flume 1.11's ``TimestampRoundDownUtil`` throws on a timestamp <= 0, so for a rounding sink such an event is
+    a poison pill (the HDFS sink retries it forever). Excluding 0 from the valid range makes it follow
+    ``on_invalid`` (an error naming the record, or the dead letter with the reason) before anything is sent.
+    """
+    return 1 if template is not None and getattr(template, "need_rounding", False) else MIN_EVENT_MS
+
+
 class MessageBuilder:
     """Validates a :class:`PublishSpec`'s record options and builds the per-record message function.
 
@@ -140,6 +155,7 @@ class MessageBuilder:
             unit=spec.event_time_unit,
             on_invalid=self.on_invalid,
             assume_tz=spec.assume_tz,
+            min_ms=min_event_ms(self.template),
         )
         self.spec = spec
 

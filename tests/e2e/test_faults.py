@@ -402,6 +402,32 @@ def test_out_of_range_event_time_on_publish(stack: Any, tmp_path: Path, value: A
     assert sorted(json.loads(e.body)["id"] for e in sent) == sorted(g["id"] for g in good)
 
 
+def test_epoch_zero_for_a_rounding_sink_follows_on_invalid(stack: Any, tmp_path: Path) -> None:
+    """Flume's TimestampRoundDownUtil throws on a timestamp <= 0: for a rounding sink (k_tz) epoch 0 is a
+    poison pill, so it is invalid there: named with ``fail``, dead-lettered with ``skip``, never sent."""
+    from airflow_flume_provider.flume_config import load_flume_config
+    from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
+
+    template = load_flume_config(stack.flume_conf).hdfs_sink(stack.agent, "k_tz").path_template_obj()
+    assert template.need_rounding
+    tag = uuid.uuid4().hex
+    records = [{"id": f"{tag}-zero", "time": 0}, *({"id": f"{tag}-g{i}", "time": 1 + i} for i in range(3))]
+    hook = FlumeKafkaHook()
+    topic = own_topic(stack, "round-zero")
+    with pytest.raises(InvalidRecordError, match=r"record 1: .*outside the allowed range"):
+        hook.publish(records, topic=topic, event_time="time", event_time_unit="ms", path_template=template)
+    assert end_offset(stack, topic) == 0
+    dl = tmp_path / "dead.jsonl"
+    report = hook.publish(
+        records, topic=topic, event_time="time", event_time_unit="ms", path_template=template,
+        on_invalid="skip", dead_letter=str(dl),
+    )  # fmt: skip
+    assert report.acknowledged == 3 and report.dead_lettered == 1 and sum(report.partitions.values()) == 3
+    (entry,) = [json.loads(line) for line in dl.read_text().splitlines()]
+    assert f"{tag}-zero" in json.dumps(entry) and "range" in entry["reason"]
+    assert sorted(json.loads(e.body)["id"] for e in read_topic(stack, topic)) == [f"{tag}-g{i}" for i in range(3)]
+
+
 def test_non_string_header_value_refused_before_sending(stack: Any, tmp_path: Path) -> None:
     day = unique_day()
     topic = own_topic(stack, "hdrtype")

@@ -483,3 +483,26 @@ def test_unreadable_log_end_offsets_are_a_warning_not_a_silent_gap(kafka_conn: s
     assert report.acknowledged == 2 and report.kafka_offsets == {}
     assert any("log-end offsets of topic 't' could not be read" in w for w in report.warnings)
     assert not any("s3cr3t-pw" in w for w in report.warnings)
+
+
+def test_rounding_sink_poison_pill_at_epoch_zero_follows_on_invalid(kafka_conn: str, tmp_path: Any) -> None:
+    from airflow_flume_provider.bucketpath import PathTemplate
+
+    rounding = PathTemplate("/t/%Y-%m-%d/%H%M", need_rounding=True, round_unit="minute", round_value=30)
+    recs = [{"id": "zero", "ts": "1970-01-01T00:00:00.000Z"}, {"id": "ok", "ts": "1970-01-01T00:00:00.001Z"}]
+    hook, made = make_hook(kafka_conn)
+    with pytest.raises(InvalidRecordError, match=r"record 1: .*outside the allowed range \[1 "):
+        hook.publish(recs, topic="t", event_time="ts", path_template=rounding)
+    assert made == [] or made[0].delivered == []  # refused before anything was sent
+    hook, made = make_hook(kafka_conn)
+    dead = tmp_path / "dead.jsonl"
+    report = hook.publish(
+        recs, topic="t", event_time="ts", path_template=rounding, on_invalid="skip", dead_letter=str(dead)
+    )
+    assert report.acknowledged == 1 and report.dead_lettered == 1 and report.invalid_time_skipped == 1
+    assert [decode_event(m.value()).headers["timestamp"] for m in made[0].delivered] == ["1"]
+    (entry,) = DeadLetterWriter.read(dead)
+    assert "outside the allowed range" in entry["reason"] and '"zero"' in entry["body"]
+    # a sink that does not round files epoch 0 fine: it stays valid there
+    hook, made = make_hook(kafka_conn)
+    assert hook.publish(recs, topic="t", event_time="ts", path_template="/t/%Y-%m-%d").acknowledged == 2
