@@ -3,7 +3,7 @@
 200 real ``FlumePartitionTrigger``s run in one asyncio loop, each wrapped in a task as Airflow's triggerer does
 (``async for event in trigger.run()``), polling 200 real HDFS partitions every ``POKE_INTERVAL`` s. Every partition
 holds finished files and one in-use ``.tmp`` file, so no trigger becomes ready and all keep polling for the whole
-run. A 10 ms ticker task measures how late the loop wakes it (the loop's lag). Recorded: the max and p99 lag,
+run. A 10 ms ticker task measures how late the loop wakes it (the loop's lag; a first pass without triggers gives the machine's own baseline). Recorded: the max and p99 lag,
 the process's RSS (VmHWM, a child process of its own), and WebHDFS requests/s as the NameNode counts them
 (``NameNodeActivity`` JMX: listings + file-info ops). A second, shorter pass runs the loop in asyncio debug mode
 with ``slow_callback_duration`` = 50 ms: every step of a trigger that blocks the loop longer is reported with
@@ -32,6 +32,7 @@ FINISHED_PER_PARTITION = 20
 TICK_S = 0.010
 RUN_S = 30.0
 DEBUG_RUN_S = 12.0
+BASELINE_S = 10.0
 LAG_GOAL_MS = 50.0
 RSS_GOAL_MB = 300.0
 TEMPLATE = "/%Y-%m-%d/%H"
@@ -179,6 +180,9 @@ def child(root: str) -> dict[str, Any]:
     import airflow_flume_provider.triggers.partition  # noqa: F401 - import cost counted in the baseline
 
     rss_before = _vm("VmRSS")
+    baseline = asyncio.run(
+        _drive([], BASELINE_S)
+    )  # the same ticker, no trigger: what the machine alone gives
     ops0, t0 = _namenode_ops(), time.monotonic()
     measured = asyncio.run(_drive(_triggers(root, TRIGGERS), RUN_S))
     ops_rate = (_namenode_ops() - ops0) / (time.monotonic() - t0)
@@ -203,6 +207,8 @@ def child(root: str) -> dict[str, Any]:
         "triggerer_200_max_loop_lag_ms": measured["max_lag_ms"],
         "triggerer_200_p99_loop_lag_ms": measured["p99_lag_ms"],
         "triggerer_200_first_cycle_max_lag_ms": measured["first_cycle_max_lag_ms"],
+        "triggerer_0_baseline_max_loop_lag_ms": baseline["max_lag_ms"],
+        "triggerer_0_baseline_p99_loop_lag_ms": baseline["p99_lag_ms"],
         "triggerer_200_steady_max_lag_ms": measured["steady_max_lag_ms"],
         "triggerer_200_blocking_io_on_loop": loop_io.found,
         "triggerer_200_slow_steps": len(slow.lines),
