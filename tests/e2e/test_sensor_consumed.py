@@ -24,7 +24,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +283,31 @@ def test_stale_in_use_file_on_real_hdfs_is_reported_and_fail_names_it(stack: Any
         assert f"stale in-use file {directory}/_FlumeData.2.tmp, open for 3.0 h" in report.summary()
         with pytest.raises(PartitionCheckFailed, match=r"hdfs debug recoverLease -path \S+_FlumeData.2.tmp"):
             poke_partition(client, replace(spec, on_stale_in_use="fail"), PartitionState())
+
+
+def test_timeout_with_an_expected_count_names_the_missing_events_and_the_replay_command(stack: Any) -> None:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from airflow.sdk import DAG
+
+    try:
+        from airflow.sdk.exceptions import AirflowSensorTimeout
+    except ImportError:  # pragma: no cover
+        from airflow.exceptions import AirflowSensorTimeout  # type: ignore
+
+    day = unique_day()
+    stack.produce(TOPOLOGIES["flume-lossless"][3], envelopes(day, N, uuid.uuid4().hex))
+    with DAG("replay_window", schedule=None) as dag:
+        sensor = sensor_for("flume-lossless", day, checks=None, expected_count=N + 25, timeout=20)
+        EmptyOperator(task_id="replay") >> sensor
+    logical = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    with pytest.raises(AirflowSensorTimeout) as info:
+        sensor.execute({"outlet_events": OutletEventAccessors(), "dag": dag, "logical_date": logical})
+    text = str(info.value)
+    path = f"/flume/lossless/{day.date().isoformat()}"
+    assert f"Partition {path} is not complete" in text
+    assert f"25 of {N + 25:,} expected events are missing from HDFS" in text  # all N arrived: 25 never will
+    assert f"airflow tasks clear replay_window -t '^(replay)$' -s {logical.isoformat()}" in text
+    assert (
+        "then check with: airflow-flume partition-status --flume-conf" in text
+        and f"--expected {N + 25}" in text
+    )
