@@ -26,6 +26,7 @@ from airflow_flume_provider.partition_check import (
     success_marker_path,
 )
 from airflow_flume_provider.partition_faults import stale_repair_commands
+from airflow_flume_provider.partition_model import ON_STALE_IN_USE
 from airflow_flume_provider.sensors.partition_kafka import (
     consumed_fields,
     count_free,
@@ -162,6 +163,8 @@ class FlumePartitionSensor(BaseSensorOperator):
             raise ValueError("FlumePartitionSensor: flume_conf needs agent and sink")
         if checks is not None and set(checks) - set(ALL_CHECKS):
             raise ValueError(f"FlumePartitionSensor: unknown checks {sorted(set(checks) - set(ALL_CHECKS))}")
+        if on_stale_in_use not in ON_STALE_IN_USE:
+            raise ValueError(f"FlumePartitionSensor: on_stale_in_use must be one of {ON_STALE_IN_USE}")
         self.path_template = path_template
         self.time_zone = time_zone
         self.need_rounding = need_rounding
@@ -200,13 +203,9 @@ class FlumePartitionSensor(BaseSensorOperator):
         self.max_transient_failure_s = max_transient_failure_s
         self.log_every_n_pokes = log_every_n_pokes
         self.batched_listing = batched_listing
-        self.kafka_topic = kafka_topic
-        self.kafka_group_id = kafka_group_id
-        self.kafka_conn_id = kafka_conn_id
-        self.kafka_topology = kafka_topology
-        self.consumed_require_members = consumed_require_members
-        self.stale_in_use_after = float(_seconds(stale_in_use_after))
-        self.on_stale_in_use = on_stale_in_use
+        self.kafka_topic, self.kafka_group_id, self.kafka_conn_id = kafka_topic, kafka_group_id, kafka_conn_id
+        self.kafka_topology, self.consumed_require_members = kafka_topology, consumed_require_members
+        self.stale_in_use_after, self.on_stale_in_use = float(_seconds(stale_in_use_after)), on_stale_in_use
         self.deferrable = deferrable
         self.asset_uri = asset_uri or (self._default_asset_uri() if emit_asset else None)
         if self.asset_uri and emit_asset:

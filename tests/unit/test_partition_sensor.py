@@ -355,3 +355,5 @@ def test_stale_in_use_file_fail_fails_the_sensor_with_the_list(hdfs: FakeWebHdfs
     with pytest.raises(AirflowFailException, match=r"stale in-use file\(s\).*_FlumeData.2.tmp.*recoverLease"):
         sensor(on_stale_in_use="fail", stale_in_use_after=3600).poke(context())
     assert sensor(stale_in_use_after=3600).poke(context()) is False  # "wait": not ready, not failed
+    with pytest.raises(ValueError, match="on_stale_in_use must be one of"):
+        sensor(on_stale_in_use="ignore")  # refused at DAG parse
