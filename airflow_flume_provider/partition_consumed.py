@@ -135,8 +135,8 @@ def kafka_base_for(spec: PartitionSpec, conn_config: Mapping[str, Any] | None) -
 def targets_from_manifests(value: Any) -> dict[str, dict[str, int]] | None:
     """Merged ``kafka_offsets`` of one or more manifests (mapping, JSON text, or a list: mapped tasks' XCom).
 
-    None when no manifest recorded offsets (``consumed`` then uses the live snapshot). :raises ValueError: when
-    only some do (the others' partitions could not be proven), or an entry is malformed.
+    None when any manifest lacks them (an engine whose final offset read failed, or an older manifest): as
+    :func:`manifest.merge_manifests` does, ``consumed`` then uses the live snapshot. :raises ValueError: a malformed entry.
     """
     found: list[Offsets] = []
     missing: list[str] = []
@@ -156,12 +156,7 @@ def targets_from_manifests(value: Any) -> dict[str, dict[str, int]] | None:
                 walk(sub, f"{where}[{i}]")
 
     walk(value, "manifest")
-    if found and missing:
-        raise ValueError(
-            f"{', '.join(missing)} recorded no {MANIFEST_KEY!r} while other manifests did: 'consumed' cannot prove "
-            "those writes"
-        )
-    return offsets_to_json(merge_offsets(found)) if found else None
+    return offsets_to_json(merge_offsets(found)) if found and not missing else None
 
 
 def _reads(consumer: Mapping[str, Any], topic: str) -> bool:

@@ -65,8 +65,8 @@ def consumed_fields(sensor: Any, checks: Sequence[str]) -> dict[str, Any]:
     targets = targets_from_manifests(sensor.manifest) if sensor.manifest not in (None, "") else None
     if targets is None and sensor.manifest not in (None, ""):
         sensor.log.warning(
-            "%s: the manifest records no kafka_offsets; 'consumed' uses the live snapshot after the partition "
-            "end + allowed_lateness",
+            "%s: the manifest (or one of the merged manifests) records no kafka_offsets; 'consumed' uses the live "
+            "snapshot after the partition end + allowed_lateness",
             sensor.task_id,
         )
     return {"checks": checks, "kafka_consumers": consumers, "kafka_targets": targets}

@@ -370,13 +370,16 @@ def test_spec_round_trip_keeps_consumers_and_targets() -> None:
     assert PartitionSpec.from_dict(s.to_dict()) == s
 
 
-def test_targets_from_manifests_merges_mapped_tasks_and_refuses_a_mix() -> None:
+def test_targets_from_manifests_merges_mapped_tasks_and_falls_back_to_live_on_a_mix() -> None:
     a = {"partitions": {P: 1}, "kafka_offsets": {T: {"0": 5, "1": 2}}}
     b = json.dumps({"partitions": {P: 1}, "kafka_offsets": {T: {"0": 7}}})
     assert targets_from_manifests([a, b]) == {T: {"0": 7, "1": 2}}
     assert targets_from_manifests({"partitions": {P: 1}}) is None
-    with pytest.raises(ValueError, match=r"manifest\[1\] recorded no 'kafka_offsets'"):
-        targets_from_manifests([a, {"partitions": {}}])
+    assert targets_from_manifests([a, {"partitions": {}}]) is None  # one part without offsets: live snapshot
+    with pytest.raises(
+        ValueError, match=r"manifest\[0\].kafka_offsets: 'flume-channel-events' partition 'x'"
+    ):
+        targets_from_manifests([{"kafka_offsets": {T: {"x": 1}}}])
 
 
 # --- stale in-use files and the timeout message ------------------------------------------------------------------
