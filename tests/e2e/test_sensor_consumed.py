@@ -322,3 +322,25 @@ def test_timeout_with_an_expected_count_names_the_missing_events_and_the_replay_
         "then check with: airflow-flume partition-status --flume-conf" in text
         and f"--expected {N + 25}" in text
     )
+
+
+def test_the_replay_operators_manifest_drives_consumed_and_count(stack: Any, tmp_path: Path) -> None:
+    """The real ReplayFlumeEventsOperator's XCom (with the kafka_offsets it read after its final flush) is the
+    sensor's ``manifest``: ``consumed`` (KafkaSource: with no_in_use and quiet) and ``count`` agree."""
+    import gzip
+
+    from test_replay_stack import ctx as replay_ctx
+    from test_replay_stack import make_events, replay
+
+    tag = uuid.uuid4().hex
+    start = unique_day()
+    events = make_events(start, tag, per_day=50)
+    src = tmp_path / "events.jsonl.gz"
+    src.write_bytes(gzip.compress(b"\n".join(json.dumps(e).encode() for e in events) + b"\n"))
+    manifest = replay(tmp_path, stack, str(src), start).execute(replay_ctx(tag))
+    assert manifest["kafka_offsets"]["flume-events"]
+    sensor = sensor_for("flume", start, manifest=manifest, checks=["exists", "consumed", "count"])
+    poker = Poker(sensor.build_spec({"outlet_events": OutletEventAccessors()}), stack)
+    assert poker.spec.kafka_targets == manifest["kafka_offsets"]
+    report = stack.wait_for(lambda: (r := poker.poke()).ready and r, 120, what="the replayed day")
+    assert report.event_count == report.expected_count == manifest["partitions"][poker.spec.paths[0]]
