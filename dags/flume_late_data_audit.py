@@ -28,11 +28,11 @@ FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")
 )
 _SINK = load_flume_config(FLUME_CONF).hdfs_sink("agent", "k_events")
-# One asset per sink location, announced by the gate and the audit alike (Airflow keeps only one active asset
-# per uri). asset_identity() gives uri hdfs://<namenode>/flume/events and name "flume:/flume/events"; until
-# flume_partition_gate's sensor announces under that name, this DAG uses the sensor's Asset(uri) (name = uri).
-_URI = asset_identity(_SINK.namenode, _SINK.path_template)[0]
-EVENTS_ASSET = Asset(uri=_URI)
+# One asset per sink location, announced by the gate and the audit alike (Airflow keeps one active asset per
+# uri): uri hdfs://<namenode>/flume/events, name "flume:/flume/events". A downstream DAG points at this sink's
+# partitions with PartitionedAssetTimetable(assets=Asset.ref(name="flume:/flume/events")).
+_URI, _NAME = asset_identity(_SINK.namenode, _SINK.path_template)
+EVENTS_ASSET = Asset(uri=_URI, name=_NAME)
 
 with DAG(
     dag_id="flume_late_data_audit",

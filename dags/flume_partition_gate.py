@@ -4,8 +4,16 @@ Each run covers one day (its data interval) and starts once the day has ended. T
 zone, file naming) from the same Flume agent config the pipeline runs, and waits on the triggerer, holding no
 worker slot, until the day's directory has finished files, no in-progress ``.tmp`` file, no change for
 ``quiet_period`` seconds, and Flume has moved on to the next day (or the day ended ``allowed_lateness`` ago).
-When ready it emits an Asset event for ``hdfs://<namenode>/flume/events`` with the partition's facts, which
-``flume_daily_consumer`` is scheduled on. The downstream task then reads the partition.
+When ready, ``announce_partition`` writes the partition's JSON ``_SUCCESS`` marker (revision 1: its finished
+files, the checks that passed) and emits one event of the sink's asset (uri ``hdfs://<namenode>/flume/events``,
+name ``flume:/flume/events``) with the partition key ``2019-08-01``, which ``flume_daily_consumer`` gets one run
+for. A partition already announced at its current revision by another task (e.g. the replay DAG's gate) is not
+announced again: that task is then skipped. Late events found later by ``flume_late_data_audit`` announce the
+same key again with ``revision`` 2, 3, ... ``summarize_partition`` reads the partition as a downstream job would.
+
+The schedule stays a data-interval cron, not ``CronPartitionTimetable``: in a run with a partition key, Airflow
+gives every outlet event without its own key the run's key, so a gate that decided not to announce would still
+announce (under the run's key, formatted from its cron date by ``key_format``).
 """
 
 from __future__ import annotations
@@ -15,20 +23,54 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_flume_provider.flume_config import load_flume_config
-from airflow_flume_provider.hdfs_uri import static_prefix
+from airflow_flume_provider.partition_assets import asset_identity
 from airflow_flume_provider.sensors.partition import FlumePartitionSensor
 
 FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")
 )
-# The sensor reads the Flume config only when it runs; the asset it emits (which flume_daily_consumer is
-# scheduled on) must be known when the DAG is parsed, so this DAG file names it from the same config.
+# The sensor reads the Flume config only when it runs; the asset announce_partition emits (which
+# flume_daily_consumer is scheduled on) must be known when the DAG is parsed, so it is named from the same config.
 _SINK = load_flume_config(FLUME_CONF).hdfs_sink("agent", "k_events")
-EVENTS_ASSET_URI = f"hdfs://{_SINK.namenode}{static_prefix(_SINK.path_template)}"
+_URI, _NAME = asset_identity(_SINK.namenode, _SINK.path_template)
+EVENTS_ASSET = Asset(uri=_URI, name=_NAME)  # the sink's asset: the audit and the consumer use the same one
+
+
+@task(outlets=[EVENTS_ASSET])
+def announce_partition(report: dict[str, Any], **context: Any) -> list[dict[str, Any]]:
+    """Write the JSON ``_SUCCESS`` marker and announce each revision not announced yet (skipped if none)."""
+    import time
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
+    from airflow_flume_provider.naming import FileNaming
+    from airflow_flume_provider.partition_assets import announce_ready
+
+    facts = {k: report[k] for k in ("files", "bytes", "event_count", "newest_mtime")}
+    checks = [c["name"] for c in report["checks"] if c["ok"]]
+    single = len(report["paths"]) == 1  # the report's facts are totals over all its paths
+    with FlumeHdfsHook("webhdfs_default").get_client() as client:
+        markers = announce_ready(
+            context,
+            EVENTS_ASSET,
+            client,
+            report["paths"],
+            FileNaming.from_settings(_SINK),
+            now_ms=int(time.time() * 1000),
+            checks=checks,
+            event_counts={report["paths"][0]: facts["event_count"]}
+            if single and facts["event_count"]
+            else None,
+            extra={report["paths"][0]: facts} if single else None,
+        )
+    if not markers:
+        raise AirflowSkipException(f"{', '.join(report['paths'])}: already announced at this revision")
+    return [{"partition": m.partition, "revision": m.revision} for m in markers]
 
 
 @task
@@ -72,10 +114,10 @@ with DAG(
         expected_count="{{ params.expected_count if params.expected_count is not none else '' }}",
         quiet_period="{{ params.quiet_period }}",
         allowed_lateness=3600,
-        write_success_marker=True,
-        asset_uri=EVENTS_ASSET_URI,
+        emit_asset=False,  # announce_partition writes the marker and announces, once per revision
         deferrable=True,
         poke_interval=10,
         timeout=6 * 3600,
     )
+    announce_partition(ready.output)
     summarize_partition(ready.output)
