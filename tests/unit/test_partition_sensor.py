@@ -91,6 +91,10 @@ def test_poke_not_ready_then_ready_with_marker_and_asset(hdfs: FakeWebHdfs) -> N
     extra = ctx["outlet_events"][Asset("hdfs://nn.example:8020/flume/events")].extra
     assert extra["partition"] == P and extra["event_count"] == 3 and extra["bytes"] == 6
     assert extra["partition_uri"] == [f"hdfs://nn.example:8020{P}"]
+    assert extra["partition_key"] == P.rsplit("/", 1)[1]  # the partition's path below the asset's prefix
+    marker = json.loads(hdfs.files[f"{P}/_SUCCESS"][0])  # the JSON marker: revision 1, what was declared ready
+    assert marker["revision"] == 1 and marker["event_count"] == 3 and "count" in marker["checks"]
+    assert [f["name"] for f in marker["files"]] == sorted(n.rsplit("/", 1)[1] for n in hdfs.files if "/Flume" in n)
 
 
 def test_partition_date_templated_string(hdfs: FakeWebHdfs) -> None:
