@@ -15,7 +15,7 @@ Faults
   (injected exception) mid-replay + retry -> test_replay_stack.py::test_failure_mid_replay_then_retry_every_event_in_hdfs.
 - NameNode stopped while the sensor waits (never a false ready; ready after it returns)
   -> test_sensor_partition.py::test_namenode_stopped_while_sensing (already covered, not repeated);
-  CLI side: test_cli.py::test_partition_status_namenode_unreachable_is_exit_2.
+  CLI side: test_cli_stack.py::test_partition_status_namenode_unreachable_is_exit_2.
 - Flume agent stopped while events are in Kafka: not ready; after restart ready with the exact count
   -> ``test_flume_stopped_sensor_not_ready_then_exact_count_after_restart`` (here).
 
