@@ -23,7 +23,11 @@ from airflow_flume_provider.partition_assets import asset_identity
 FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")
 )
-_SINK = load_flume_config(FLUME_CONF).hdfs_sink("agent", "k_events")
+# The pipeline these examples drive: FLUME_CONF / FLUME_AGENT / FLUME_SINK (make demo sets the recommended
+# KafkaChannel topology: stack/conf/flume-kafka-channel.conf, agent lossless, sink k_lossless).
+AGENT = os.environ.get("FLUME_AGENT", "agent")
+SINK_NAME = os.environ.get("FLUME_SINK", "k_events")
+_SINK = load_flume_config(FLUME_CONF).hdfs_sink(AGENT, SINK_NAME)
 _URI, _NAME = asset_identity(_SINK.namenode, _SINK.path_template)
 EVENTS_ASSET = Asset(uri=_URI, name=_NAME)  # the gate's and the audit's asset
 

@@ -27,7 +27,11 @@ from airflow_flume_provider.partition_assets import asset_identity
 FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")
 )
-_SINK = load_flume_config(FLUME_CONF).hdfs_sink("agent", "k_events")
+# The pipeline these examples drive: FLUME_CONF / FLUME_AGENT / FLUME_SINK (make demo sets the recommended
+# KafkaChannel topology: stack/conf/flume-kafka-channel.conf, agent lossless, sink k_lossless).
+AGENT = os.environ.get("FLUME_AGENT", "agent")
+SINK_NAME = os.environ.get("FLUME_SINK", "k_events")
+_SINK = load_flume_config(FLUME_CONF).hdfs_sink(AGENT, SINK_NAME)
 # One asset per sink location, announced by the gate and the audit alike (Airflow keeps one active asset per
 # uri): uri hdfs://<namenode>/flume/events, name "flume:/flume/events". A downstream DAG points at this sink's
 # partitions with PartitionedAssetTimetable(assets=Asset.ref(name="flume:/flume/events")).
@@ -47,8 +51,8 @@ with DAG(
     FlumeLateDataAuditOperator(
         task_id="audit_late_data",
         flume_conf=FLUME_CONF,
-        agent="agent",
-        sink="k_events",
+        agent=AGENT,
+        sink=SINK_NAME,
         lookback="{{ params.lookback_days }}",
         asset=EVENTS_ASSET,
     )

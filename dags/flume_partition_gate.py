@@ -33,9 +33,13 @@ from airflow_flume_provider.sensors.partition import FlumePartitionSensor
 FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")
 )
+# The pipeline these examples drive: FLUME_CONF / FLUME_AGENT / FLUME_SINK (make demo sets the recommended
+# KafkaChannel topology: stack/conf/flume-kafka-channel.conf, agent lossless, sink k_lossless).
+AGENT = os.environ.get("FLUME_AGENT", "agent")
+SINK_NAME = os.environ.get("FLUME_SINK", "k_events")
 # The sensor reads the Flume config only when it runs; the asset announce_partition emits (which
 # flume_daily_consumer is scheduled on) must be known when the DAG is parsed, so it is named from the same config.
-_SINK = load_flume_config(FLUME_CONF).hdfs_sink("agent", "k_events")
+_SINK = load_flume_config(FLUME_CONF).hdfs_sink(AGENT, SINK_NAME)
 _URI, _NAME = asset_identity(_SINK.namenode, _SINK.path_template)
 EVENTS_ASSET = Asset(uri=_URI, name=_NAME)  # the sink's asset: the audit and the consumer use the same one
 
@@ -109,8 +113,8 @@ with DAG(
     ready = FlumePartitionSensor(
         task_id="wait_for_partition",
         flume_conf=FLUME_CONF,
-        agent="agent",
-        sink="k_events",
+        agent=AGENT,
+        sink=SINK_NAME,
         expected_count="{{ params.expected_count if params.expected_count is not none else '' }}",
         quiet_period="{{ params.quiet_period }}",
         allowed_lateness=3600,

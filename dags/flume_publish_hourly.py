@@ -25,8 +25,13 @@ from airflow_flume_provider.operators.publish import PublishFlumeEventsOperator
 FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")
 )
+# The pipeline these examples drive: FLUME_CONF / FLUME_AGENT / FLUME_SINK (make demo sets the recommended
+# KafkaChannel topology: stack/conf/flume-kafka-channel.conf, agent lossless, sink k_lossless).
+AGENT = os.environ.get("FLUME_AGENT", "agent")
+SINK_NAME = os.environ.get("FLUME_SINK", "k_events")
+TOPIC = load_flume_config(FLUME_CONF).kafka_consumer(AGENT, SINK_NAME).topics[0]
 STAGING_DIR = os.environ.get("FLUME_STAGING_DIR", "/tmp/flume-staging")
-SINK = load_flume_config(FLUME_CONF).hdfs_sink("agent", "k_events")
+SINK = load_flume_config(FLUME_CONF).hdfs_sink(AGENT, SINK_NAME)
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +63,7 @@ with DAG(
 ) as dag:
     PublishFlumeEventsOperator(
         task_id="publish_hour",
-        topic="flume-events",
+        topic=TOPIC,
         producer_function=read_staging,
         producer_function_args=[STAGING_DIR + "/{{ data_interval_start.strftime('%Y-%m-%dT%H') }}.jsonl"],
         event_time_field="activity_time",

@@ -33,7 +33,12 @@ from airflow_flume_provider.sensors.partition import FlumePartitionSensor
 FLUME_CONF = os.environ.get(
     "FLUME_CONF", str(Path(__file__).resolve().parents[1] / "stack" / "conf" / "flume.conf")
 )
-AGENT, SINK = "agent", "k_events"
+# The pipeline these examples drive: FLUME_CONF / FLUME_AGENT / FLUME_SINK (make demo sets the recommended
+# KafkaChannel topology: stack/conf/flume-kafka-channel.conf, agent lossless, sink k_lossless).
+AGENT = os.environ.get("FLUME_AGENT", "agent")
+SINK_NAME = os.environ.get("FLUME_SINK", "k_events")
+# The topic Flume reads for that sink (its KafkaChannel topic or KafkaSource topics), from the same config.
+TOPIC = load_flume_config(FLUME_CONF).kafka_consumer(AGENT, SINK_NAME).topics[0]
 
 
 @task
@@ -62,8 +67,8 @@ def partitions_touched(manifests: Any, params: dict[str, Any] | None = None) -> 
     assert params is not None
     if params.get("dry_run"):
         return []  # nothing was sent: nothing to wait for
-    counts = expected_counts_from(list(manifests))
-    template = load_flume_config(FLUME_CONF).hdfs_sink(AGENT, SINK).path_template_obj()
+    counts = expected_counts_from(manifests[:])  # one slice request: iterating reads one past the end
+    template = load_flume_config(FLUME_CONF).hdfs_sink(AGENT, SINK_NAME).path_template_obj()
     start = datetime.fromisoformat(params["start"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(params["end"].replace("Z", "+00:00"))
     touched, instant = [], start
@@ -96,7 +101,7 @@ with DAG(
 ) as dag:
     replay = ReplayFlumeEventsOperator.partial(
         task_id="replay",
-        topic="flume-events",
+        topic=TOPIC,
         start="{{ params.start }}",
         end="{{ params.end }}",
         event_time_field="activity_time",
@@ -104,7 +109,7 @@ with DAG(
         headers={"replay": "true", "run": "{{ run_id }}"},
         flume_config_path=FLUME_CONF,
         flume_agent=AGENT,
-        flume_sink=SINK,
+        flume_sink=SINK_NAME,
         retries=2,
     ).expand_kwargs(plan_sources())
 
@@ -112,7 +117,7 @@ with DAG(
         task_id="wait_for_partition",
         flume_conf=FLUME_CONF,
         agent=AGENT,
-        sink=SINK,
+        sink=SINK_NAME,
         manifest=replay.output,
         exact_count=True,
         poke_interval=5,

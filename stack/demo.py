@@ -8,8 +8,15 @@
    ``FlumePartitionSensor``s wait until real Flume 1.11.0 has written exactly the manifest's counts to HDFS.
 3. Runs ``flume_partition_gate`` for 2019-08-01 and 2019-08-02 (the daily gate downstream jobs use; the run
    for day D has logical date D+1 and data interval [D, D+1)).
-4. Reads the partitions back through WebHDFS and prints, per day: events expected (manifest), events found
-   in HDFS, ready (and why), next to what ingestion-time partitioning would have filed there.
+4. One more event stamped 2019-08-01 23:59:58 arrives late, after the day was announced. The late-data audit
+   ``flume_late_data_audit`` finds it: 2019-08-01 goes to revision 2 and is announced again with its partition
+   key, and one scheduler pass creates the consumer runs (``flume_daily_consumer`` on
+   ``PartitionedAssetTimetable``): one per day, and one more for 2019-08-01 alone.
+5. Reads the partitions back through WebHDFS and prints, per day: events expected (manifest + late), events
+   found in HDFS, ready (and why), the marker's revision, next to what ingestion-time partitioning would have
+   filed there.
+
+The pipeline is the recommended topology: a KafkaChannel feeding the HDFS sink (agent ``lossless``).
 
 Exits non-zero if a DAG run fails, any event is in the wrong day, or a count differs.
 """
@@ -37,7 +44,8 @@ HOME = ROOT / ".airflow" / "demo"
 DATA = HOME / "data"
 LOGS = HOME / "logs"
 DAYS = ("2019-08-01", "2019-08-02")
-PARTITION_ROOT = "/flume/events"
+PARTITION_ROOT = "/flume/lossless"  # the KafkaChannel agent's sink k_lossless
+LATE_EVENT = {"id": "late-after-ready", "activity_time": "2019-08-01T23:59:58.000Z", "arrival_lag_s": 86400}
 MIDNIGHT = datetime(2019, 8, 2, tzinfo=timezone.utc)
 
 
@@ -52,6 +60,9 @@ def airflow_env() -> dict[str, str]:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME / 'airflow.db'}",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(LOGS),
             "AIRFLOW__FLUME_PROVIDER__CHECKPOINT_DIR": str(HOME / "checkpoints"),
+            "FLUME_CONF": str(stackctl.FLUME_LOSSLESS_CONF),
+            "FLUME_AGENT": stackctl.FLUME_LOSSLESS_AGENT,
+            "FLUME_SINK": "k_lossless",
             "AIRFLOW_CONN_KAFKA_DEFAULT": json.dumps(
                 {"conn_type": "kafka", "extra": {"bootstrap.servers": stackctl.BOOTSTRAP}}
             ),
@@ -126,6 +137,51 @@ def read_partition(day: str) -> list[dict]:
     return events
 
 
+def publish_late_event() -> None:
+    """The event that arrives after its day was announced, through the provider's hook; wait until it is in a
+    finished file of 2019-08-01."""
+    from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
+
+    os.environ.update({k: v for k, v in airflow_env().items() if k.startswith("AIRFLOW_CONN_")})
+    FlumeKafkaHook().publish(
+        [LATE_EVENT], topic=stackctl.FLUME_LOSSLESS_TOPIC, event_time="activity_time", event_id="id"
+    )
+    deadline = time.monotonic() + 120
+    while LATE_EVENT["id"] not in {e["id"] for e in read_partition(DAYS[0])}:
+        if time.monotonic() > deadline:
+            raise SystemExit("the late event did not reach a finished file of 2019-08-01 within 120 s")
+        time.sleep(2)
+
+
+def revision(day: str) -> int | None:
+    """The revision in the day's JSON ``_SUCCESS`` marker (None without one)."""
+    from airflow_flume_provider.marker import read_marker
+
+    with _hdfs() as client:
+        marker = read_marker(client, f"{PARTITION_ROOT}/{day}")
+    return None if marker is None else marker.revision
+
+
+def consumer_runs(env: dict[str, str]) -> list[str]:
+    """One scheduler pass creating partition-keyed runs of ``flume_daily_consumer``; their keys, oldest first."""
+    code = (
+        "import json\n"
+        "from airflow.jobs.job import Job\n"
+        "from airflow.jobs.scheduler_job_runner import SchedulerJobRunner\n"
+        "from airflow.models.dagrun import DagRun\n"
+        "from airflow.utils.session import create_session\n"
+        "with create_session() as s:\n"
+        "    SchedulerJobRunner(job=Job())._create_dagruns_for_partitioned_asset_dags(s)\n"
+        "with create_session() as s:\n"
+        "    runs = s.query(DagRun).filter(DagRun.dag_id == 'flume_daily_consumer').order_by(DagRun.id).all()\n"
+        "    print(json.dumps([r.partition_key for r in runs if r.partition_key]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"cannot create the consumer runs: {out.stderr[-1500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def run(cmd: list[str], env: dict[str, str], log_name: str) -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"{log_name}.log"
@@ -161,7 +217,12 @@ def main() -> int:
     airflow = str(Path(sys.executable).with_name("airflow"))
     t_start = time.monotonic()
     HOME.mkdir(parents=True, exist_ok=True)
-    if run([airflow, "db", "migrate"], env, "db-migrate") != 0:
+    if run([airflow, "db", "reset", "-y"], env, "db-reset") != 0:  # a fresh demo DB: runs and keys of this demo only
+        return 1
+    if run([airflow, "dags", "reserialize"], env, "dags-reserialize") != 0:  # the consumer must be known
+        return 1
+    # Airflow queues asset-triggered runs only for unpaused DAGs (new DAGs start paused)
+    if run([airflow, "dags", "unpause", "flume_daily_consumer"], env, "unpause-consumer") != 0:
         return 1
     events = make_dataset()
     clear_partitions()
@@ -191,6 +252,13 @@ def main() -> int:
             passed = ", ".join(c["name"] for c in report["checks"] if c["ok"])
             gate[day] = f"yes: {report['files']} file(s); {passed}"
 
+    keys_before = consumer_runs(env)
+    publish_late_event()
+    if run([airflow, "dags", "test", "flume_late_data_audit", "2019-08-03"], env, "flume_late_data_audit") != 0:
+        failures.append("flume_late_data_audit run failed")
+    keys_after = consumer_runs(env)
+    revisions = {day: revision(day) for day in DAYS}
+
     manifests = xcom_values(env, "flume_replay_backfill", "replay")
     expected: Counter[str] = Counter()
     for m in manifests:
@@ -198,6 +266,7 @@ def main() -> int:
             expected[path.rsplit("/", 1)[-1]] += n
         for path, n in (m.get("duplicates") or {}).items():
             expected[path.rsplit("/", 1)[-1]] += n
+    expected[DAYS[0]] += 1  # the late event
     found = {day: read_partition(day) for day in DAYS}
     by_ingestion = Counter(by_ingestion_day(e) for e in events)
     misfiled = [
@@ -207,13 +276,16 @@ def main() -> int:
     missing = sorted({e["id"] for e in events} - set(ids_found))
 
     print()
-    header = f"{'partition':<26} {'expected':>8} {'in HDFS':>8}  {'ready':<48} {'ingestion-time would have':>25}"
+    header = (
+        f"{'partition':<28} {'expected':>8} {'in HDFS':>8}  {'ready':<48} {'revision':>8} "
+        f"{'ingestion-time would have':>25}"
+    )
     print(header)
     print("-" * len(header))
     for day in DAYS:
         print(
-            f"{PARTITION_ROOT + '/' + day:<26} {expected.get(day, 0):>8} {len(found[day]):>8}  {gate[day]:<48} "
-            f"{by_ingestion.get(day, 0):>25}"
+            f"{PARTITION_ROOT + '/' + day:<28} {expected.get(day, 0):>8} {len(found[day]):>8}  {gate[day]:<48} "
+            f"{revisions[day] or '-':>8} {by_ingestion.get(day, 0):>25}"
         )
     print()
     for day in DAYS:
@@ -221,6 +293,13 @@ def main() -> int:
             failures.append(f"{day}: manifest says {expected.get(day, 0)}, HDFS holds {len(found[day])}")
     failures += [f"{eid} ({t}) is in {day}" for day, eid, t in misfiled]
     failures += [f"{eid} is missing from HDFS" for eid in missing]
+    if revisions != {DAYS[0]: 2, DAYS[1]: 1}:
+        failures.append(f"marker revisions {revisions}, expected 2019-08-01 at 2 and 2019-08-02 at 1")
+    new_keys = keys_after[len(keys_before) :]
+    if sorted(keys_before) != sorted(DAYS) or new_keys != [DAYS[0]]:
+        failures.append(f"consumer runs by key: {keys_before} after the gates, then {new_keys} after the audit")
+    print(f"consumer runs (flume_daily_consumer, by partition key): {', '.join(keys_before)} after the gates; "
+          f"{', '.join(new_keys) or 'none'} after the audit found the late event (revision 2)")  # fmt: skip
     moved = sum(1 for e in events if by_ingestion_day(e) != e["activity_time"][:10])
     print(f"{len(events)} events; by event time every one is in the day it happened "
           f"({'yes' if not misfiled and not missing else 'NO'}); ingestion time would have filed {moved} "
