@@ -378,44 +378,11 @@ class FlumePartitionSensor(BaseSensorOperator):
     # -- when ready ---------------------------------------------------------------------------------------
     def _finish(self, context: Context, report: ReadinessReport) -> dict[str, Any]:
         """Write the JSON ``_SUCCESS`` markers, emit the partition-keyed asset event, return the report for XCom."""
-        from airflow_flume_provider.partition_assets import announce, partition_key
+        from airflow_flume_provider.sensors.partition_finish import announce_partitions, write_markers
 
         if self.write_success_marker:
-            self._write_markers(context, report)
-        if not (self.emit_asset and self.asset_uri):
-            return report.to_dict()
-        if "outlet_events" not in context:  # pragma: no cover - plain unit calls without a task context
-            self.log.warning("No outlet_events in context; asset event for %s not emitted", self.asset_uri)
-            return report.to_dict()
-        namenode = getattr(self, "_namenode", None)
-        extra = {
-            "partition_uri": [f"hdfs://{namenode}{p}" if namenode else p for p in report.paths],
-            "files": report.files,
-            "bytes": report.bytes,
-            "event_count": report.event_count,
-            "newest_mtime": report.newest_mtime,
-        }
-        prefix = split_hdfs_uri(self.asset_uri)[1]
-        for path in report.paths:  # one partition key per partition (add_partitions where Airflow has it)
-            announce(context, Asset(self.asset_uri), partition_key(prefix, path), {**extra, "partition": path})
+            with self._client() as client:
+                write_markers(self, client, context, report)
+        if self.emit_asset and self.asset_uri:
+            announce_partitions(self, context, report)
         return report.to_dict()
-
-    def _write_markers(self, context: Context, report: ReadinessReport) -> None:
-        """The JSON marker of each ready partition (revision 1, or the audit's next one), written atomically."""
-        from airflow_flume_provider.audit import declare_ready
-
-        ti = context.get("ti")
-        announcer = f"{getattr(ti, 'dag_id', self.dag_id)}/{getattr(ti, 'run_id', '')}/{self.task_id}"
-        single = len(report.paths) == 1 and report.event_count is not None
-        with self._client() as client:
-            declare_ready(
-                client,
-                report.paths,
-                template_and_naming(self)[1],
-                now_ms=int(time.time() * 1000),
-                announcer=announcer,
-                checks=[c.name for c in report.checks if c.ok],
-                event_counts={report.paths[0]: report.event_count} if single else None,
-            )
-        for path in report.paths:
-            self.log.info("Wrote the JSON marker %s/_SUCCESS", path.rstrip("/"))
