@@ -38,11 +38,20 @@ __all__ = [
     "announce_ready",
     "announcer_of",
     "asset_identity",
+    "asset_name",
     "partition_key",
     "supports_partitions",
 ]
 
 ASSET_NAME_PREFIX = "flume:"
+
+
+def asset_name(uri: str) -> str:
+    """The stable name of the asset with ``uri`` (``hdfs://nn/flume/events`` -> ``flume:/flume/events``).
+
+    Airflow keeps one active asset per URI: every task announcing a sink's partitions must use this name.
+    """
+    return f"{ASSET_NAME_PREFIX}{split_hdfs_uri(uri)[1]}"
 
 
 def asset_identity(namenode: str | None, path_template: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from airflow_flume_provider.hdfs_client import HdfsClient, HdfsError
 from airflow_flume_provider.hdfs_formats import FormatError
 from airflow_flume_provider.hdfs_uri import split_hdfs_uri, static_prefix
 from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
+from airflow_flume_provider.partition_assets import asset_name
 from airflow_flume_provider.partition_check import (
     ALL_CHECKS,
     DEFAULT_CHECKS,
@@ -210,7 +211,8 @@ class FlumePartitionSensor(BaseSensorOperator):
         if self.asset_uri and emit_asset:
             outlets = list(kwargs.pop("outlets", None) or [])
             if not any(getattr(o, "uri", None) == self.asset_uri for o in outlets):
-                outlets.append(Asset(self.asset_uri))
+                # the name the gate and the audit use: Airflow keeps one active asset per URI
+                outlets.append(Asset(uri=self.asset_uri, name=asset_name(self.asset_uri)))
             kwargs["outlets"] = outlets
         super().__init__(**kwargs)
         self._spec: PartitionSpec | None = None

@@ -39,7 +39,7 @@ def write_markers(sensor: Any, client: Any, context: Any, report: ReadinessRepor
 
 def announce_partitions(sensor: Any, context: Any, report: ReadinessReport) -> None:
     """One event of the sensor's asset per ready partition, keyed by its path below the asset's prefix."""
-    from airflow_flume_provider.partition_assets import announce, partition_key
+    from airflow_flume_provider.partition_assets import announce, asset_name, partition_key
 
     if "outlet_events" not in context:  # plain unit calls without a task context
         sensor.log.warning("No outlet_events in context; asset event for %s not emitted", sensor.asset_uri)
@@ -53,5 +53,7 @@ def announce_partitions(sensor: Any, context: Any, report: ReadinessReport) -> N
         "newest_mtime": report.newest_mtime,
     }
     prefix = split_hdfs_uri(sensor.asset_uri)[1]
+    asset = next((o for o in sensor.outlets if getattr(o, "uri", None) == sensor.asset_uri), None)
+    asset = asset or Asset(uri=sensor.asset_uri, name=asset_name(sensor.asset_uri))
     for path in report.paths:  # add_partitions where this Airflow has it, else the key in extra
-        announce(context, Asset(sensor.asset_uri), partition_key(prefix, path), {**extra, "partition": path})
+        announce(context, asset, partition_key(prefix, path), {**extra, "partition": path})

@@ -188,7 +188,7 @@ def test_poke_mode_waits_for_manifest_count(stack: Any) -> None:
     timer.join()
     assert result["ready"] and result["event_count"] == 500 and time.monotonic() - t0 > 3
     assert any(s["pathSuffix"] == "_SUCCESS" for s in stack.hdfs_list(path))
-    extra = context["outlet_events"][Asset(f"hdfs://{NN}/flume/events")].extra
+    extra = context["outlet_events"][Asset(uri=f"hdfs://{NN}/flume/events", name="flume:/flume/events")].extra
     assert extra["partition"] == path and extra["event_count"] == 500 and extra["files"] >= 2
 
 

@@ -88,7 +88,7 @@ def test_poke_not_ready_then_ready_with_marker_and_asset(hdfs: FakeWebHdfs) -> N
     ret = s.execute(ctx)  # poke loop until quiet
     assert ret["ready"] and ret["event_count"] == 3 and ret["files"] == 2
     assert f"{P}/_SUCCESS" in hdfs.files
-    extra = ctx["outlet_events"][Asset("hdfs://nn.example:8020/flume/events")].extra
+    extra = ctx["outlet_events"][Asset(uri="hdfs://nn.example:8020/flume/events", name="flume:/flume/events")].extra
     assert extra["partition"] == P and extra["event_count"] == 3 and extra["bytes"] == 6
     assert extra["partition_uri"] == [f"hdfs://nn.example:8020{P}"]
     assert extra["partition_key"] == P.rsplit("/", 1)[1]  # the partition's path below the asset's prefix
