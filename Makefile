@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	  $(call APT_INSTALL,libkrb5-dev); }
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -U pip wheel
-	$(PY) -m pip install -q -e '.[test,live]' 'apache-airflow==3.3.2'
+	$(PY) -m pip install -q -e '.[test,live,parquet]' 'apache-airflow==3.3.2'
 	@touch $@
 
 setup: system-packages $(VENV)/.installed stack-setup ## venv, pip packages, libkrb5-dev, Java 17, Maven, Maven jars
