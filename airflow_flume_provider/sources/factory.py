@@ -1,4 +1,5 @@
-"""Build the reader for a source spec: ``/path/*.jsonl.gz``, ``hdfs://nn/x.avro``, ``kafka://topic`` or a dict."""
+"""Build the reader for a source spec: ``/path/*.jsonl.gz``, ``hdfs://nn/x.avro``, ``file:///x.parquet``,
+``kafka://topic`` or a dict."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ from airflow_flume_provider.sources.base import Reader
 from airflow_flume_provider.sources.fs import FileSystem, HdfsClientArg
 from airflow_flume_provider.sources.jsonl import JsonLinesSource
 from airflow_flume_provider.sources.kafka_topic import KafkaTopicSource
+from airflow_flume_provider.sources.objstore import ObjectFsResolver
+
+FILE_FORMATS = ("jsonl", "avro", "parquet")
 
 
 def detect_format(source: str) -> str:
-    """``jsonl``, ``avro`` or ``kafka`` from a source string (``kafka://topic`` or a file name)."""
+    """``jsonl``, ``avro``, ``parquet`` or ``kafka`` from a source string (``kafka://topic`` or a file name)."""
     if source.startswith("kafka://") or source.startswith("kafka:"):
         return "kafka"
     name = source.lower()
+    if name.endswith((".parquet", ".parq")):
+        return "parquet"
     if name.endswith(".gz"):
         name = name[:-3]
     if name.endswith(".avro"):
@@ -25,7 +31,7 @@ def detect_format(source: str) -> str:
     if name.endswith((".jsonl", ".json", ".ndjson", ".txt", ".log")):
         return "jsonl"
     raise ValueError(
-        f"cannot tell the format of source {source!r}: use a .jsonl[.gz]/.ndjson/.json/.avro name, "
+        f"cannot tell the format of source {source!r}: use a .jsonl[.gz]/.ndjson/.json/.avro/.parquet name, "
         "kafka://topic, or a dict with 'format'"
     )
 
@@ -54,13 +60,17 @@ def open_source(
     avro_body_schema: dict[str, Any] | None = None,
     fs: FileSystem | None = None,
     hdfs_client: HdfsClientArg | None = None,
+    object_fs: ObjectFsResolver | None = None,
     kafka_base_config: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     consumer_factory: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Reader:
     """Build the reader for a source spec: a path/glob/URI string, or ``{"format": ..., "path"|"topic": ...}``.
 
+    Parquet dicts may name a ``body_column`` (binary/string) to publish instead of the row as JSON.
     Core code reads no Airflow connection: ``hdfs://`` sources read through ``hdfs_client`` (an HDFS client or a
-    zero-argument factory, called only if an hdfs:// file is read) or ``fs``; Kafka sources consume with
+    zero-argument factory, called only if an hdfs:// file is read) or ``fs``; other ``scheme://`` URIs
+    (``file://``, ``memory://``...) through ``object_fs`` (``uri -> (fsspec filesystem, path)``, default fsspec's
+    own, see :mod:`.objstore`); Kafka sources consume with
     ``kafka_base_config`` (the connection's librdkafka config, or a zero-argument factory of it). The
     ``webhdfs_conn_id``/``kafka_conn_id`` arguments (and a dict spec's own) only name the connections in errors;
     use :func:`source_conn_ids` to pick the connection the client and config come from.
@@ -74,8 +84,12 @@ def open_source(
         spec, webhdfs_conn_id=webhdfs_conn_id, kafka_conn_id=kafka_conn_id
     )
     common: dict[str, Any] = {"on_bad_input": on_bad_input, "dead_letter": dead_letter, "resume": resume}
-    if fmt in ("jsonl", "avro"):
-        fs = fs or FileSystem(hdfs_client, conn_id=webhdfs_conn_id)
+    if fmt in FILE_FORMATS:
+        fs = fs or FileSystem(hdfs_client, conn_id=webhdfs_conn_id, object_fs=object_fs)
+    if fmt == "parquet":
+        from airflow_flume_provider.sources.parquet import ParquetSource
+
+        return ParquetSource(str(location), body_column=spec.get("body_column"), fs=fs, **common)
     if fmt == "jsonl":
         return JsonLinesSource(str(location), fs=fs, **common)
     if fmt == "avro":
@@ -100,4 +114,4 @@ def open_source(
             seek=spec.get("seek", "timestamp"),
             **common,
         )
-    raise ValueError(f"unknown source format {fmt!r} (expected jsonl, avro or kafka)")
+    raise ValueError(f"unknown source format {fmt!r} (expected jsonl, avro, parquet or kafka)")

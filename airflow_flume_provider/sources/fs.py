@@ -1,4 +1,5 @@
-"""Input files for the file sources: local paths/globs, or ``hdfs://`` URIs read through an HDFS client.
+"""Input files for the file sources: local paths/globs, ``hdfs://`` URIs read through an HDFS client, or other
+``scheme://`` URIs (``file://``, ``memory://``, any fsspec filesystem) read through :mod:`.objstore`.
 
 The HDFS client is the project's :class:`~airflow_flume_provider.hdfs_client.HdfsClient` (or anything with its
 ``list_status``/``status``/``open``), passed in by the caller, directly or as a zero-argument factory called on
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Union
 
 from airflow_flume_provider.hdfs_uri import is_hdfs_uri, split_hdfs_uri
+from airflow_flume_provider.sources.objstore import ObjectFsResolver, ObjectStore, uri_scheme
 
 if TYPE_CHECKING:
     from airflow_flume_provider.hdfs_client import HdfsClient
@@ -49,16 +51,77 @@ class CountingReader(io.RawIOBase):
             super().close()
 
 
+class RangedHdfsFile(io.RawIOBase):
+    """Seekable read-only view of an HDFS file: each read is one WebHDFS ``OPEN`` with ``offset`` and ``length``.
+
+    For readers that seek (Parquet's footer, then column chunks): memory is bounded by the largest single read.
+    ``requests`` counts the OPEN calls.
+    """
+
+    def __init__(self, client: HdfsClient, path: str, size: int | None = None) -> None:
+        self.client = client
+        self.path = path
+        self._size = size
+        self._pos = 0
+        self.requests = 0
+
+    @property
+    def size(self) -> int:
+        """The file's length (asked of the NameNode once when not given)."""
+        if self._size is None:
+            self._size = int(self.client.status(self.path).length)
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise ValueError(f"{self.path}: negative seek position {base + offset}")
+        self._pos = base + offset
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.size if size is None or size < 0 else min(self.size, self._pos + size)
+        if end <= self._pos:
+            return b""
+        self.requests += 1
+        data = self.client.read(self.path, offset=self._pos, length=end - self._pos)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
 class FileSystem:
-    """Lists and opens input files, locally or on HDFS (``hdfs://`` URIs, through ``hdfs_client``).
+    """Lists and opens input files: local, on HDFS (``hdfs://`` URIs, through ``hdfs_client``) or behind another
+    URI scheme (``file://``, ``memory://``... through fsspec, see :mod:`.objstore`).
 
     :param hdfs_client: an HDFS client or a zero-argument factory of one; needed only for ``hdfs://`` paths.
         A client made by the factory is closed by :meth:`close`; a client passed in stays the caller's.
     :param conn_id: the webhdfs connection the client comes from (named in errors only).
+    :param object_fs: ``uri -> (fsspec filesystem, path)`` for the other schemes (default fsspec's own).
     """
 
-    def __init__(self, hdfs_client: HdfsClientArg | None = None, *, conn_id: str | None = None) -> None:
+    def __init__(
+        self,
+        hdfs_client: HdfsClientArg | None = None,
+        *,
+        conn_id: str | None = None,
+        object_fs: ObjectFsResolver | None = None,
+    ) -> None:
         self.conn_id = conn_id
+        self.objects = ObjectStore(object_fs)
         self._client: HdfsClient | None = None
         self._factory: Callable[[], HdfsClient] | None = None
         self._owned = False
@@ -93,7 +156,12 @@ class FileSystem:
 
         :raises FileNotFoundError: nothing matches (names the pattern).
         """
-        found = self._expand_hdfs(pattern) if is_hdfs_uri(pattern) else self._expand_local(pattern)
+        if is_hdfs_uri(pattern):
+            found = self._expand_hdfs(pattern)
+        elif uri_scheme(pattern) is not None:
+            found = self.objects.expand(pattern)
+        else:
+            found = self._expand_local(pattern)
         if not found:
             raise FileNotFoundError(f"no input file matches {pattern!r}")
         return sorted(found)
@@ -125,7 +193,17 @@ class FileSystem:
         """Raw byte stream from ``offset``, counting bytes read; the caller closes it."""
         if is_hdfs_uri(path):
             return CountingReader(self.client.open(split_hdfs_uri(path)[1], offset=offset), offset)
+        if uri_scheme(path) is not None:
+            return CountingReader(self.objects.open(path, offset), offset)
         fh = open(path, "rb", buffering=0)  # noqa: SIM115 - returned to the caller, closed by it
         if offset:
             fh.seek(offset)
         return CountingReader(fh, offset)
+
+    def open_seekable(self, path: str, size: int | None = None) -> Any:
+        """A seekable binary file for readers that seek (Parquet); HDFS files are read by ranges. Caller closes."""
+        if is_hdfs_uri(path):
+            return RangedHdfsFile(self.client, split_hdfs_uri(path)[1], size)
+        if uri_scheme(path) is not None:
+            return self.objects.open(path)
+        return open(path, "rb")  # noqa: SIM115 - returned to the caller, closed by it
