@@ -5,14 +5,17 @@ This module only parses arguments and prints; every command calls the module tha
 :mod:`~airflow_flume_provider.flume_config`'s lint, ``inspect`` -> :func:`hdfs_formats.read_events` (files,
 through :class:`~airflow_flume_provider.hdfs_client.HdfsClient` for ``hdfs://``) or the topic scan of
 :mod:`~airflow_flume_provider.sources.kafka_topic` (topics), ``partition-status`` ->
-:func:`~airflow_flume_provider.partition_check.poke_partition`.
+:func:`~airflow_flume_provider.partition_check.poke_partition`, ``replay`` -> :mod:`~airflow_flume_provider.cli_replay`
+(the replay operator's engine, :class:`~airflow_flume_provider.replay.ReplayRun`).
 
 Exit codes:
 
 * 0 success (``partition-status``: READY; ``lint-flume-conf``: no finding);
-* 1 a negative answer: NOT READY yet, lint findings, events whose timestamp header Flume cannot parse;
+* 1 a negative answer: NOT READY yet, lint findings, events whose timestamp header Flume cannot parse,
+  records a ``replay`` dead-lettered (skip policies);
 * 2 broken: a usage or input error (bad argument, missing file, unreadable input) or an unreachable or failing
-  service (Kafka, WebHDFS, including a NameNode that does not answer during ``partition-status``).
+  service (Kafka, WebHDFS, including a NameNode that does not answer during ``partition-status``), a ``replay``
+  whose events Kafka did not all acknowledge.
 
 So a shell loop ``until airflow-flume partition-status ...; do sleep 60; done`` can tell "not yet" (1) from
 "broken" (2). Errors are printed as one line on stderr, without a traceback.
@@ -42,6 +45,7 @@ from airflow_flume_provider.cli_args import (
     sink_settings,
 )
 from airflow_flume_provider.cli_repair import cmd_repair_stale
+from airflow_flume_provider.cli_replay import cmd_replay
 from airflow_flume_provider.timeutil import iso_ms
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_USAGE = 0, 1, 2
@@ -364,6 +368,7 @@ COMMANDS = {
     "inspect": cmd_inspect,
     "partition-status": cmd_partition_status,
     "repair-stale": cmd_repair_stale,
+    "replay": cmd_replay,
 }
 
 

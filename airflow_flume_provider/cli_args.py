@@ -229,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="airflow-flume",
         description="Tools for Kafka -> Flume -> HDFS pipelines that file events by event time.",
-        epilog="Exit codes: 0 ok/ready, 1 not ready / findings / invalid events, "
-        "2 usage or input error, or an unreachable service.",
+        epilog="Exit codes: 0 ok/ready, 1 not ready / findings / invalid or dead-lettered events, "
+        "2 usage or input error, an unreachable service, or events Kafka did not acknowledge.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("render-path", help="print the HDFS directory Flume files an event into")
@@ -241,8 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(sub)
     _add_partition_status(sub)
     from airflow_flume_provider.cli_repair import add_repair_stale  # here: cli_repair imports this module
+    from airflow_flume_provider.cli_replay import add_replay  # likewise
 
     add_repair_stale(sub)
+    add_replay(sub)
     p = sub.add_parser(
         "lint-flume-conf", help="check a Flume config for settings that break event-time partitioning"
     )

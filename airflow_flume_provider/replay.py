@@ -37,7 +37,7 @@ from airflow_flume_provider.manifest import TOTAL_KEYS, add_counts, build_manife
 from airflow_flume_provider.publish_report import FlumePublishError, PublishProgress, PublishReport
 from airflow_flume_provider.sources import AvroFileSource, JsonLinesSource, SourceRecord, open_source
 
-__all__ = ["ReplayRun", "ReplaySpec", "sink_from_flume_config", "sink_from_template"]
+__all__ = ["ReplayProgress", "ReplayRun", "ReplaySpec", "sink_from_flume_config", "sink_from_template"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,23 @@ class ReplaySpec:
     hdfs_client: Any = None
     #: the source Kafka connection's librdkafka config (or a factory of it) for ``kafka://`` sources.
     kafka_base_config: Any = None
+    #: called every ``progress_interval_s`` with a :class:`ReplayProgress` instead of the progress log line
+    #: (e.g. the CLI's progress bar); None: the engine logs the line.
+    on_progress: Callable[[ReplayProgress], None] | None = None
+
+
+@dataclass(frozen=True)
+class ReplayProgress:
+    """One progress snapshot of the current attempt, for a caller's display (counts of this attempt)."""
+
+    read: int
+    produced: int
+    acknowledged: int
+    dead_lettered: int
+    out_of_window: int
+    #: share of input bytes (Kafka sources: of offsets) read so far; None when unknown
+    fraction_done: float | None
+    elapsed_s: float
 
 
 def sink_from_template(
@@ -246,6 +263,19 @@ class ReplayRun:
 
     def _on_progress(self, progress: PublishProgress) -> None:
         frac, report = self.reader.fraction_done(), progress.report
+        if self.spec.on_progress is not None:
+            self.spec.on_progress(
+                ReplayProgress(
+                    read=report.read + self.reader.bad_input,
+                    produced=report.produced,
+                    acknowledged=report.acknowledged,
+                    dead_lettered=report.dead_lettered + self.reader.bad_input,
+                    out_of_window=report.out_of_window,
+                    fraction_done=frac,
+                    elapsed_s=progress.elapsed_s,
+                )
+            )
+            return
         log.info(
             "replay %s -> %s: %d events done (%.0f events/s), %s of input, %d dead-lettered, %d out of window",
             describe_source(self.spec.source),
