@@ -21,6 +21,11 @@ from airflow_flume_provider.replay import ReplayRun, ReplaySpec, sink_from_flume
 from airflow_flume_provider.sources import BAD_INPUT_POLICIES, source_conn_ids
 from airflow_flume_provider.timeutil import iso_ms, to_ms
 
+try:
+    from airflow.sdk import ObjectStoragePath
+except ImportError:  # pragma: no cover - older SDKs kept it in airflow.io
+    from airflow.io.path import ObjectStoragePath  # type: ignore[no-redef]
+
 #: Operator arguments handed to the replay engine unchanged (same names in :class:`ReplaySpec`).
 _ENGINE_ARGS = (
     "source",
@@ -67,10 +72,12 @@ _OPERATOR_ARGS = (
 
 
 class ReplayFlumeEventsOperator(BaseOperator):
-    """Replay stored events (JSON Lines, Avro files or a Kafka topic) into a Flume topic, by event time.
+    """Replay stored events (JSON Lines, Avro or Parquet files, or a Kafka topic) into a Flume topic, by event time.
 
-    :param source: ``/path/*.jsonl.gz``, ``hdfs://nn/path/x.avro``, ``kafka://raw-topic`` or a dict
-        ``{"format": "jsonl"|"avro"|"kafka", "path"|"topic": ..., ...}`` (expandable with ``.expand``).
+    :param source: ``/path/*.jsonl.gz``, ``hdfs://nn/path/x.avro``, ``/data/*.parquet``, ``kafka://raw-topic``, a
+        URI of another fsspec scheme (``file:///data/x.jsonl``, ``memory://...``, or an ``ObjectStoragePath``
+        without a connection id), or a dict ``{"format": "jsonl"|"avro"|"parquet"|"kafka", "path"|"topic": ...,
+        ...}`` (Parquet: optional ``"body_column"``) (expandable with ``.expand``).
     :param topic: the Kafka topic Flume's KafkaSource reads.
     :param start: window start (inclusive), default the run's data interval start; ISO string, datetime or ms.
     :param end: window end (exclusive), default the data interval end.
@@ -117,7 +124,7 @@ class ReplayFlumeEventsOperator(BaseOperator):
     def __init__(
         self,
         *,
-        source: str | dict[str, Any],
+        source: str | dict[str, Any] | ObjectStoragePath,
         topic: str,
         start: Any = None,
         end: Any = None,
@@ -169,7 +176,7 @@ class ReplayFlumeEventsOperator(BaseOperator):
             raise ValueError(f"rate_limit must be > 0 events/s (got {rate_limit})")
         if avro_body not in ("json", "avro"):
             raise ValueError(f"avro_body must be 'json' or 'avro' (got {avro_body!r})")
-        args = locals()
+        args = {**locals(), "source": source_uri(source)}
         for name in (*_ENGINE_ARGS, *_OPERATOR_ARGS):
             setattr(self, name, args[name])
 
@@ -249,3 +256,20 @@ class ReplayFlumeEventsOperator(BaseOperator):
             producer_factory=self.producer_factory,
         )
         return ReplayRun(spec, hook.publish).run()
+
+
+def source_uri(source: Any) -> Any:
+    """The replay's source as the core reads it: an ``ObjectStoragePath`` becomes its URI string (``file://...``).
+
+    The core opens such URIs with fsspec's own filesystem for the scheme, so a path bound to an Airflow connection
+    (``s3://aws_default@bucket/...``) is refused here rather than read with other credentials.
+    """
+    if not isinstance(source, ObjectStoragePath):
+        return source
+    conn_id = getattr(source, "conn_id", None)
+    if conn_id:
+        raise ValueError(
+            f"source: ObjectStoragePath {str(source)!r} is bound to connection {conn_id!r}; the replay reads "
+            "object storage with fsspec's own credentials only: pass a path without a connection id"
+        )
+    return str(source)
