@@ -289,11 +289,14 @@ class HdfsClient:
     def list_status(self, path: str) -> list[FileStatus]:
         """List a directory in ``LISTSTATUS_BATCH`` pages (``LISTSTATUS`` where the server lacks it).
 
+        Bodies are parsed with orjson straight from bytes (a 100,000-file listing is ~30 MB of JSON).
         Raises :class:`HdfsNotFound` when the directory does not exist.
         """
+        import orjson
+
         if not self._batch_listing:
-            body = self._namenode("GET", path, "LISTSTATUS").json()
-            return [FileStatus.from_json(o) for o in body["FileStatuses"]["FileStatus"]]
+            body = orjson.loads(self._namenode("GET", path, "LISTSTATUS").content)
+            return FileStatus.from_listing(body["FileStatuses"]["FileStatus"])
         out: list[FileStatus] = []
         start_after: str | None = None
         while True:
@@ -306,8 +309,8 @@ class HdfsClient:
                     self._batch_listing = False  # HttpFS / Hadoop < 2.8: no paged listing
                     return self.list_status(path)
                 raise
-            listing = resp.json()["DirectoryListing"]
-            page = [FileStatus.from_json(o) for o in listing["partialListing"]["FileStatuses"]["FileStatus"]]
+            listing = orjson.loads(resp.content)["DirectoryListing"]
+            page = FileStatus.from_listing(listing["partialListing"]["FileStatuses"]["FileStatus"])
             out.extend(page)
             if not page or int(listing.get("remainingEntries", 0)) == 0:
                 return out
