@@ -257,6 +257,8 @@ def build_specs(args: argparse.Namespace, scratch: Path) -> list[ReplaySpec]:
                 dry_run=args.dry_run,
                 resume=bool(args.resume),
                 checkpoint_every=args.checkpoint_every,
+                webhdfs_conn_id=args.conn_id or "webhdfs_default",  # named in errors
+                source_kafka_conn_id=args.kafka_conn or "kafka_default",
                 hdfs_client=lambda: _hdfs_client(args.webhdfs, args.conn_id),
                 kafka_base_config=lambda: _kafka_base_config(args.kafka_bootstrap, args.kafka_conn),
             )
