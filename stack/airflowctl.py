@@ -58,6 +58,10 @@ BUNDLES = {"provider_dags": ROOT / "dags", "live_test_dags": ROOT / "tests" / "l
 AIRFLOW_COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 COMPONENTS = ("postgres", *AIRFLOW_COMPONENTS)
 HEALTH_KEYS = {"scheduler": "scheduler", "triggerer": "triggerer", "dag-processor": "dag_processor"}
+# The triggerer runs its event loop in asyncio's debug mode (what its "blocked" warning asks for): every loop
+# step over 0.1 s is logged with the task it belongs to ("Executing <Task ... name='<dag>/<run>/<task>/...'>
+# took 0.25 seconds"), so the live tests can tell a slow trigger from a loop starved by a busy machine.
+COMPONENT_ENV = {"triggerer": {"PYTHONASYNCIODEBUG": "1"}}
 
 
 class AirflowStackError(RuntimeError):
@@ -164,6 +168,7 @@ def pid_of(component: str) -> int | None:
 
 
 def _spawn(component: str, cmd: list[str], user: str | None = None) -> int:
+    """Start a component in its own session, output appended to logs/<component>.log; records pid + start time."""
     LOGS.mkdir(parents=True, exist_ok=True)
     RUN.mkdir(parents=True, exist_ok=True)
     logfile = open(LOGS / f"{component}.log", "ab")  # noqa: SIM115 - handed to the child
@@ -175,7 +180,7 @@ def _spawn(component: str, cmd: list[str], user: str | None = None) -> int:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         cwd=str(WORK),
-        env=env(),
+        env={**env(), **COMPONENT_ENV.get(component, {})},
         start_new_session=True,
         user=user,
     )
