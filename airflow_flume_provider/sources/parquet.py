@@ -120,6 +120,7 @@ class ParquetSource(FileReader):
                 self._file_bytes = ends[g]
         finally:
             self._file_bytes = 0
+            pf.close()
             if fh is not None:
                 fh.close()
 

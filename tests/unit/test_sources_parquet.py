@@ -71,7 +71,9 @@ def test_row_groups_nulls_positions_tokens_and_json_conventions(tmp_path: Path) 
     table = pa.table(
         {
             "id": ["a", None, "c", "d", "e"],
-            "amount": pa.array([decimal.Decimal("1.50"), None] + [decimal.Decimal("2")] * 3, pa.decimal128(6, 2)),
+            "amount": pa.array(
+                [decimal.Decimal("1.50"), None] + [decimal.Decimal("2")] * 3, pa.decimal128(6, 2)
+            ),
             "raw": [b"\xff\x00", None, b"x", b"y", b"z"],
             "day": pa.array([dt.date(2003, 1, 1)] * 5, pa.date32()),
             "wait": pa.array([1500, None, 0, 0, 0], pa.duration("ms")),
@@ -90,7 +92,10 @@ def test_row_groups_nulls_positions_tokens_and_json_conventions(tmp_path: Path) 
         "id": "a", "amount": "1.50", "raw": "\u00ff\u0000", "day": "2003-01-01", "wait": 1500,
         "tags": ["p", "q"], "ctx": {"k": 1},
     }  # fmt: skip
-    assert recs[1].body == b'{"id":null,"amount":null,"raw":null,"day":"2003-01-01","wait":null,"tags":null,"ctx":null}'
+    assert (
+        recs[1].body
+        == b'{"id":null,"amount":null,"raw":null,"day":"2003-01-01","wait":null,"tags":null,"ctx":null}'
+    )
     assert recs[1].value["id"] is None
 
 
@@ -247,7 +252,9 @@ def test_without_pyarrow_the_error_names_the_extra(tmp_path: Path, monkeypatch: 
 def days(broker: Broker) -> Counter[str]:
     out: Counter[str] = Counter()
     for m in broker.log:
-        out[f"/flume/events/2003-01-0{1 + (int(decode_event(m.value()).headers['timestamp']) - T0) // DAY}"] += 1
+        out[
+            f"/flume/events/2003-01-0{1 + (int(decode_event(m.value()).headers['timestamp']) - T0) // DAY}"
+        ] += 1
     return out
 
 
@@ -283,7 +290,7 @@ def test_operator_accepts_object_storage_paths(tmp_path: Path) -> None:
     assert task.source == f"file://{src}"
     manifest = task.execute(ctx())
     assert manifest["totals"]["acknowledged"] == 50 and manifest["sources"] == [f"file://{src}"]
-    with pytest.raises(ValueError, match="source: ObjectStoragePath .* bound to connection 'aws_default'"):
+    with pytest.raises(ValueError, match=r"source: ObjectStoragePath .* bound to connection 'aws_default'"):
         ReplayFlumeEventsOperator(
             task_id="t", source=ObjectStoragePath("s3://aws_default@bucket/x.parquet"), topic="flume"
         )
