@@ -25,7 +25,13 @@ from airflow_flume_provider.event_time import EventTimeResolver
 from airflow_flume_provider.hooks.flume_kafka import FlumePublishError
 from airflow_flume_provider.manifest import expected_counts
 from airflow_flume_provider.operators.replay import ReplayFlumeEventsOperator
-from airflow_flume_provider.sources import BadInputError, FileSystem, detect_format, open_source
+from airflow_flume_provider.sources import (
+    BadInputError,
+    FileSystem,
+    avro_json_body,
+    detect_format,
+    open_source,
+)
 from airflow_flume_provider.sources.fs import RangedHdfsFile
 from airflow_flume_provider.sources.parquet import ParquetSource
 
@@ -97,6 +103,7 @@ def test_row_groups_nulls_positions_tokens_and_json_conventions(tmp_path: Path) 
         == b'{"id":null,"amount":null,"raw":null,"day":"2003-01-01","wait":null,"tags":null,"ctx":null}'
     )
     assert recs[1].value["id"] is None
+    assert all(r.body == avro_json_body(r.value) for r in recs)  # the Avro source's JSON conventions
 
 
 @pytest.mark.parametrize(
@@ -294,3 +301,15 @@ def test_operator_accepts_object_storage_paths(tmp_path: Path) -> None:
         ReplayFlumeEventsOperator(
             task_id="t", source=ObjectStoragePath("s3://aws_default@bucket/x.parquet"), topic="flume"
         )
+
+
+def test_row_not_encodable_as_json_is_bad_input(tmp_path: Path) -> None:
+    nested = pa.array([{"wait": 5}, {"wait": None}], pa.struct([("wait", pa.duration("s"))]))
+    src = write(tmp_path / "n.parquet", pa.table({"id": ["a", "b"], "ctx": nested}), 10)
+    with pytest.raises(
+        BadInputError, match=r"n\.parquet:rowgroup0:row0: row not encodable as JSON: .*timedelta"
+    ):
+        list(open_source(str(src)))
+    dead = DeadLetterWriter(tmp_path / "dead.jsonl")
+    reader = open_source(str(src), on_bad_input="skip", dead_letter=dead)
+    assert [r.body for r in reader] == [b'{"id":"b","ctx":{"wait":null}}'] and reader.bad_input == 1
