@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -331,6 +332,10 @@ def _engine(spec: ReplaySpec, publish: Callable[..., PublishReport], label: str)
     from airflow_flume_provider.hdfs_types import HdfsError
     from airflow_flume_provider.publish_report import FlumePublishError
 
+    engine_log = logging.getLogger("airflow_flume_provider.replay")
+    level = engine_log.level
+    if not spec.resume:  # its "resent by a retry; checkpoint ..." would name a checkpoint deleted at exit
+        engine_log.setLevel(logging.CRITICAL)
     try:
         return ReplayRun(spec, publish).run()
     except FlumePublishError as exc:
@@ -340,6 +345,8 @@ def _engine(spec: ReplaySpec, publish: Callable[..., PublishReport], label: str)
         raise UsageError(f"{label}: {exc}") from exc
     except Exception as exc:  # KafkaException of a kafka:// source and other service failures
         raise UsageError(f"{label}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        engine_log.setLevel(level)
 
 
 def _run_one(
