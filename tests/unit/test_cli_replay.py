@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka_fakes import FakeConsumer
 from test_hook import FakeProducer
 from test_replay import DAY, T0, Broker  # T0 = 2003-01-01T00:00:00Z
 
-from airflow_flume_provider import cli, cli_replay, topic_checks
+from airflow_flume_provider import cli, cli_replay, kafka_config, topic_checks
 from airflow_flume_provider.cli_progress import eta_text, progress_line
 from airflow_flume_provider.dead_letter import DeadLetterWriter
 from airflow_flume_provider.envelope import decode_event
@@ -150,6 +151,34 @@ def test_kafka_source_needs_a_window(
 ) -> None:
     assert run(tmp_path, "kafka://raw") == 2
     assert "kafka:// SOURCE needs --start and --end" in capsys.readouterr().err
+
+
+def test_kafka_topic_source_by_record_time(
+    tmp_path: Path, broker: Broker, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made: list[FakeConsumer] = []
+    rows: dict[int, list[tuple[bytes | None, int]]] = {
+        0: [(b'{"id": "a"}', T0 - 1), (b'{"id": "b"}', T0 + DAY - 1), (b'{"id": "c"}', T0 + DAY)],
+        1: [(b'{"id": "d"}', T0 + 5), (b'{"id": "e"}', T0 + 2 * DAY)],
+    }
+
+    def make(config: dict[str, Any], *, name: str = "kafka") -> FakeConsumer:
+        made.append(FakeConsumer("raw", rows, config))
+        return made[-1]
+
+    monkeypatch.setattr(kafka_config, "make_consumer", make)
+    args = ["replay", "kafka://raw", "--topic", "flume", "--time-field", "kafka", *WINDOW, "--kafka-bootstrap",
+            "src:9092", "--template", "/flume/events/%Y-%m-%d", "--manifest", str(tmp_path / "m.json")]  # fmt: skip
+    assert cli.main(args) == 0, capsys.readouterr().err
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert (
+        manifest["partitions"]
+        == dict(broker.days())
+        == {"/flume/events/2003-01-01": 2, "/flume/events/2003-01-02": 1}
+    )
+    assert (
+        made and made[0].config["bootstrap.servers"] == "src:9092"
+    )  # the source reads through the same flags
 
 
 def test_unreachable_kafka_exit_2_without_secret(
