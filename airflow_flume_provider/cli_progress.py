@@ -12,9 +12,10 @@ writes no control characters (for CI logs and pipes). No Airflow imports.
 from __future__ import annotations
 
 import os
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from airflow_flume_provider.replay import ReplayProgress
+if TYPE_CHECKING:
+    from airflow_flume_provider.replay import ReplayProgress
 
 PROGRESS_MODES = ("auto", "bar", "log", "off")
 #: seconds between bar refreshes (the engine's progress interval when the bar is shown)

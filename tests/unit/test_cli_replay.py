@@ -275,6 +275,16 @@ def test_kafka_bootstrap_flag_gives_the_publish_config(monkeypatch: pytest.Monke
     }
 
 
+def test_policy_choices_are_the_engines_and_the_cli_loads_no_reader() -> None:
+    from airflow_flume_provider.event_time import ON_INVALID_POLICIES
+    from airflow_flume_provider.sources import BAD_INPUT_POLICIES
+
+    assert (cli_replay.ON_INVALID, cli_replay.ON_BAD_INPUT) == (ON_INVALID_POLICIES, BAD_INPUT_POLICIES)
+    code = "import sys, airflow_flume_provider.cli; print(sorted(m for m in sys.modules if 'fastavro' in m or m.endswith('.replay')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"  # every airflow-flume command starts without the replay engine
+
+
 # --------------------------------------------------------------------------- progress
 
 
