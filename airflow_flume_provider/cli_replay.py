@@ -27,14 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from airflow_flume_provider.cli_args import UsageError, _add_template_args, header_pairs
-from airflow_flume_provider.cli_progress import PROGRESS_MODES, open_progress
+from airflow_flume_provider.cli_progress import PROGRESS_MODES, final_progress, open_progress
 
 if (
     TYPE_CHECKING
 ):  # the engine (and every source reader) is imported when a replay runs, not for every command
     from airflow_flume_provider.checkpoint import CheckpointStore
     from airflow_flume_provider.publish_report import PublishReport
-    from airflow_flume_provider.replay import ReplayProgress, ReplaySpec
+    from airflow_flume_provider.replay import ReplaySpec
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_BROKEN = 0, 1, 2
 #: the unbounded window when --start/--end are not given: 0001-01-01 to 9999-12-31 (UTC)
@@ -287,26 +287,6 @@ def build_specs(args: argparse.Namespace, scratch: Path) -> list[ReplaySpec]:
 
 
 # --------------------------------------------------------------------------- output
-
-
-def final_progress(manifest: Mapping[str, Any]) -> ReplayProgress:
-    """The last snapshot of a finished replay, from its manifest (the bar's final state)."""
-    from airflow_flume_provider.replay import ReplayProgress
-
-    t = manifest["totals"]
-    skipped = t["out_of_window"] + t["dead_lettered"]
-    produced = (
-        t["read"] - skipped if manifest.get("dry_run") else t["acknowledged"] + t["failed"] + t["in_doubt"]
-    )
-    return ReplayProgress(
-        read=t["read"],
-        produced=produced,
-        acknowledged=t["acknowledged"],
-        dead_lettered=t["dead_lettered"],
-        out_of_window=t["out_of_window"],
-        fraction_done=1.0,
-        elapsed_s=float(manifest["timings"]["seconds"]),
-    )
 
 
 def print_manifest_table(manifest: Mapping[str, Any], out: TextIO) -> None:
