@@ -163,3 +163,22 @@ def test_one_client_per_trigger_reused_across_polls_and_closed(
     assert len(made) == 1 and closed == made  # ... through one client, closed when the trigger ended
     listings = [c for c in hdfs.calls if c.startswith("NN LISTSTATUS_BATCH /flume/events/0001")]
     assert len(listings) >= t.state["polls"]
+
+
+def test_preload_leaves_nothing_for_the_loop_to_import() -> None:
+    """After the worker-thread preload, fetching the connection on the loop imports no module."""
+    code = (
+        "import asyncio, json, os, sys, airflow.triggers.base\n"
+        "os.environ['AIRFLOW_CONN_H13_PRELOAD'] = json.dumps({'conn_type': 'webhdfs', 'host': 'nn', 'port': 1})\n"
+        "from airflow_flume_provider.triggers import partition as p\n"
+        "async def main():\n"
+        "    await asyncio.to_thread(p._preload)\n"
+        "    before = set(sys.modules)\n"
+        "    conn = await p._get_connection('h13_preload')\n"
+        "    return conn.host, sorted(set(sys.modules) - before)\n"
+        "print(json.dumps(asyncio.run(main())))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    host, imported_on_loop = json.loads(out.stdout.strip().splitlines()[-1])
+    assert host == "nn" and imported_on_loop == []
