@@ -37,6 +37,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, BinaryIO
 from urllib.parse import quote, urlsplit, urlunsplit
 
+import orjson
+
 from airflow_flume_provider.hdfs_connection import (
     DEFAULT_TIMEOUT,
     as_bool,
@@ -287,13 +289,8 @@ class HdfsClient:
 
     # -- operations -------------------------------------------------------------------------------------
     def list_status(self, path: str) -> list[FileStatus]:
-        """List a directory in ``LISTSTATUS_BATCH`` pages (``LISTSTATUS`` where the server lacks it).
-
-        Bodies are parsed with orjson straight from bytes (a 100,000-file listing is ~30 MB of JSON).
-        Raises :class:`HdfsNotFound` when the directory does not exist.
-        """
-        import orjson
-
+        """List a directory in ``LISTSTATUS_BATCH`` pages (``LISTSTATUS`` where the server lacks it), parsed by
+        orjson from bytes (fast for 100,000 files). Raises :class:`HdfsNotFound` when the directory is missing."""
         if not self._batch_listing:
             body = orjson.loads(self._namenode("GET", path, "LISTSTATUS").content)
             return FileStatus.from_listing(body["FileStatuses"]["FileStatus"])
