@@ -9,16 +9,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import test_partition_sensor
 from test_hdfs_client import FakeWebHdfs
 
 from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 from airflow_flume_provider.partition_check import FileNaming, PartitionSpec
 from airflow_flume_provider.triggers import partition as trig
 from airflow_flume_provider.triggers.partition import FlumePartitionTrigger, poke_slots, start_delay
+
+hdfs = test_partition_sensor.hdfs  # fixture: the fake WebHDFS behind the connection "fake_hdfs"
 
 HEAVY = (
     "requests",
@@ -114,17 +116,6 @@ def test_at_most_max_concurrent_pokes_run_and_every_trigger_finishes(monkeypatch
     assert [e["report"]["n"] for e in events] == [3] * 40 and _FakePoller.pokes == 120
     assert _FakePoller.peak == trig.MAX_CONCURRENT_POKES  # the cap was reached and never exceeded
     assert all(t.state == {"polls": 3} for t in triggers)
-
-
-@pytest.fixture
-def hdfs(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWebHdfs]:
-    f = FakeWebHdfs()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_FAKE_HDFS",
-        json.dumps({"conn_type": "webhdfs", "host": "127.0.0.1", "port": f.port, "login": "root"}),
-    )
-    yield f
-    f.close()
 
 
 def test_one_client_per_trigger_reused_across_polls_and_closed(
