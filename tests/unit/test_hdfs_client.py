@@ -20,12 +20,14 @@ import pytest
 from airflow_flume_provider.hdfs_client import (
     FileStatus,
     HdfsClient,
+    HdfsError,
     HdfsNotFound,
     HdfsPermissionError,
     HdfsTransientError,
     client_from_connection,
     urls_from_connection,
 )
+from airflow_flume_provider.hdfs_types import page_tail, parse_page, read_paged_listing
 
 
 class FakeWebHdfs:
@@ -489,3 +491,58 @@ def test_list_status_parses_real_pages_through_the_client(fake: FakeWebHdfs) -> 
     got = HdfsClient([fake.url]).list_status("/big")
     assert len(got) == 2500 and got[0] == FileStatus("FlumeData.1000000000000", "FILE", 0, 1000)
     assert [g.name for g in got] == sorted(g.name for g in got) and got[-1].modification_time == 3499
+
+
+def _hadoop_page(names: list[str], remaining: int) -> bytes:
+    """A LISTSTATUS_BATCH body in Hadoop's compact form (Jackson: no spaces, keys sorted)."""
+    entries = [
+        {
+            "length": 0,
+            "modificationTime": 1000 + i,
+            "owner": "root",
+            "pathSuffix": n,
+            "replication": 1,
+            "type": "FILE",
+        }
+        for i, n in enumerate(names)
+    ]
+    listing = {"partialListing": {"FileStatuses": {"FileStatus": entries}}, "remainingEntries": remaining}
+    return json.dumps({"DirectoryListing": listing}, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_page_tail_reads_the_real_hadoop_body_without_parsing() -> None:
+    raw = (Path(__file__).parent / "data" / "webhdfs_liststatus_batch_raw.json").read_bytes()
+    assert page_tail(raw) == ("sub", 0)
+    page, remaining = parse_page(raw)
+    assert (page[-1].name, remaining) == page_tail(raw) and len(page) == 5
+    assert page_tail(_hadoop_page(["a", "ünï"], 7)) == ("ünï", 7)
+    assert page_tail(_hadoop_page(['say "hi"'], 7)) is None  # an escaped name: parse the body instead
+    assert page_tail(_hadoop_page([], 0)) is None and page_tail(b"not json") is None
+
+
+def test_read_paged_listing_overlaps_pages_and_keeps_their_order() -> None:
+    names = [f"FlumeData.{1_000_000_000_000 + i}" for i in range(2500)] + ['x "quoted"', "y"]
+    names.sort()
+    asked: list[str | None] = []
+
+    def fetch(start_after: str | None) -> bytes:
+        asked.append(start_after)
+        rest = [n for n in names if start_after is None or n > start_after]
+        return _hadoop_page(rest[:1000], len(rest) - len(rest[:1000]))
+
+    got = read_paged_listing(fetch)
+    assert got is not None and [g.name for g in got] == names
+    assert asked == [None, names[999], names[1999]]
+    assert read_paged_listing(lambda _s: None) is None  # no paged listing on this server
+    assert [g.name for g in read_paged_listing(lambda _s: _hadoop_page(["a"], 0)) or []] == ["a"]
+
+
+def test_read_paged_listing_refuses_a_scan_that_disagrees_with_the_parse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_flume_provider import hdfs_types
+
+    pages = {None: _hadoop_page(["a", "b"], 1), "wrong": _hadoop_page(["c"], 0)}
+    monkeypatch.setattr(hdfs_types, "page_tail", lambda body: ("wrong", 1) if b'"b"' in body else None)
+    with pytest.raises(HdfsError, match="scanned last name 'wrong'"):
+        read_paged_listing(lambda s: pages[s])
