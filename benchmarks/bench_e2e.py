@@ -97,11 +97,7 @@ class BenchFlume:
         t = time.perf_counter()
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(
-                self.cmd,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                self.cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
         return t
 
@@ -123,10 +119,7 @@ class BenchFlume:
             self.proc.wait()
 
     def first_file_at(self) -> float | None:
-        """Epoch seconds of the sink's first ``BucketWriter: Creating`` line (its first take), read from the log.
-
-        The log's timestamps are the JVM's local time, the same zone as this process's.
-        """
+        """Epoch s of the sink's first ``BucketWriter: Creating`` (its first take); the log is in local time."""
         from datetime import datetime
 
         for line in self.log.read_text(errors="replace").splitlines():
