@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import time
-import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import airflowctl
 import pytest
-from live_support import LiveAirflow, log_from, log_size, produce_events, wait_for
+from live_support import LiveAirflow, free_days, log_from, log_size, produce_events, wait_for
 
 from airflow_flume_provider.envelope import encode_event
 
@@ -50,8 +48,8 @@ def _cpu_seconds(component: str) -> float:
 
 
 def test_fifty_deferred_partition_triggers_do_not_block_the_triggerer(live: LiveAirflow) -> None:
-    # 1980s days: no other live or e2e test writes there, so each partition holds only this test's event.
-    first = date(1980, 1, 1) + timedelta(days=random.Random(uuid.uuid4().int).randrange(3000))
+    # 1980s days no earlier run wrote (only this test writes there): each partition gets only this test's event.
+    first = free_days(date(1980, 1, 1), 3650, N)
     triggerer_log = live.process_logs / "triggerer.log"
     log_start, cpu_start, t0 = log_size(triggerer_log), _cpu_seconds("triggerer"), time.monotonic()
     wait_for(lambda: live.call(f"/api/v2/dags/{DAG_ID}"), 180, f"the dag-processor to parse {DAG_ID}")
