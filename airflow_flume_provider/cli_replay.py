@@ -100,6 +100,13 @@ def add_replay(sub: Any) -> None:
     p.add_argument("--checkpoint-every", type=int, default=100_000, help="events between checkpoints")
     p.add_argument("--manifest", metavar="OUT.json", help="write the manifest JSON here")
     p.add_argument("--delivery-timeout", type=float, help="seconds per message (message.timeout.ms)")
+    p.add_argument(
+        "--kafka-timestamp",
+        default="producer",
+        choices=("producer", "event"),
+        help="Kafka record timestamp: producer (produce time, batched; default) or event (the event time, for "
+        "time-indexed offsets; beware CreateTime retention)",
+    )
     p.add_argument("--progress", default="auto", choices=PROGRESS_MODES, help="auto: a bar on a terminal")
     p.add_argument("--progress-interval", type=float, default=5.0, help="seconds between plain lines (5)")
     _add_template_args(p, positional=False)
@@ -122,54 +129,34 @@ def config_publisher(
     *,
     name: str,
     delivery_timeout_s: float | None = None,
+    kafka_timestamp: str = "producer",
     producer_factory: Callable[[dict[str, Any]], Any] | None = None,
     offsets_reader: Callable[[str], dict[str, dict[str, int]]] | None = None,
 ) -> Callable[..., PublishReport]:
     """``FlumeKafkaHook.publish`` over a librdkafka config in hand (``--kafka-bootstrap`` needs no connection).
 
-    Same steps as the hook: producer config (acks=all, idempotence) with the delivery callbacks, preflight
-    and retention warning, publish, then the topic's log-end offsets into ``report.kafka_offsets``.
+    The same steps as the hook (``publish_session.publish_on``): producer config (acks=all, idempotence),
+    preflight, the retention warning for event-time record timestamps, publish, then the topic's log-end
+    offsets into ``report.kafka_offsets``.
     """
-    from airflow_flume_provider import kafka_config, topic_checks
+    from airflow_flume_provider import kafka_config, publish_session
     from airflow_flume_provider.publish_report import PublishSpec
     from airflow_flume_provider.publishing import Publisher
 
     def publish(records: Iterable[Any], **kwargs: Any) -> PublishReport:
-        publisher = Publisher(PublishSpec(**kwargs))
+        publisher = Publisher(PublishSpec(kafka_timestamp=kafka_timestamp, **kwargs))
         if publisher.spec.dry_run:
             return publisher.run(records, None)
-        config = kafka_config.producer_config(base, delivery_timeout_s=delivery_timeout_s, name=name)
-        make = producer_factory or (lambda c: kafka_config.make_producer(c, name=name))
-        producer = make(publisher.producer_config(config))
-        topic_checks.preflight(producer, publisher.spec.topic, config, publisher.report, name)
-        warning = topic_checks.retention_warning(publisher.spec.topic, config, publisher.spec.start_ms, name)
-        if warning:
-            publisher.report.warnings.append(warning)
-        report = publisher.run(records, producer, timeout_ms=kafka_config.delivery_timeout_ms(config))
-        try:
-            report.kafka_offsets = (offsets_reader or _offsets_reader(base, name))(report.topic)
-        except Exception as exc:  # the publish succeeded; only the consumed check's targets are missing
-            report.warnings.append(
-                f"log-end offsets of topic {report.topic!r} could not be read after the final flush "
-                f"({kafka_config.scrub(str(exc), base)}): a `consumed` check cannot use this manifest"
-            )
-        return report
-
-    return publish
-
-
-def _offsets_reader(base: Mapping[str, Any], name: str) -> Callable[[str], dict[str, dict[str, int]]]:
-    """``topic -> {topic: {partition: log-end offset}}`` through an AdminClient on ``base``."""
-    from airflow_flume_provider import kafka_offsets
-    from airflow_flume_provider.consumed import offsets_to_json
-
-    def read(topic: str) -> dict[str, dict[str, int]]:
-        admin = kafka_offsets.open_admin(base, name=name)
-        return offsets_to_json(
-            kafka_offsets.log_end_offsets(admin, kafka_offsets.topic_partitions(admin, [topic]))
+        return publish_session.publish_on(
+            publisher,
+            records,
+            kafka_config.producer_config(base, delivery_timeout_s=delivery_timeout_s, name=name),
+            producer_factory or (lambda c: kafka_config.make_producer(c, name=name)),
+            name=name,
+            offsets_reader=offsets_reader or publish_session.log_end_offsets_reader(base, name),
         )
 
-    return read
+    return publish
 
 
 def kafka_publisher(args: argparse.Namespace) -> Callable[..., PublishReport]:
@@ -180,7 +167,9 @@ def kafka_publisher(args: argparse.Namespace) -> Callable[..., PublishReport]:
         return config_publisher({}, name="dry run")
     base = _kafka_base_config(args.kafka_bootstrap, args.kafka_conn)
     name = args.kafka_conn or ("--kafka-bootstrap" if args.kafka_bootstrap else "kafka_default")
-    return config_publisher(base, name=name, delivery_timeout_s=args.delivery_timeout)
+    return config_publisher(
+        base, name=name, delivery_timeout_s=args.delivery_timeout, kafka_timestamp=args.kafka_timestamp
+    )
 
 
 # --------------------------------------------------------------------------- specs

@@ -190,9 +190,9 @@ def _write_configs() -> None:
         "group.initial.rebalance.delay.ms": "0",
         "log.segment.bytes": str(256 * 1024 * 1024),
         "message.max.bytes": str(1024 * 1024 + 1024),
-        # Envelopes carry the event time as their record timestamp (CreateTime): with time-based retention,
-        # a replay of old days is deleted at the next retention check (30 s after start, then every 5 min)
-        # before a stopped or lagging Flume has read it. Test data must stay until Flume consumes it.
+        # The tests' raw source topics and `kafka_timestamp="event"` publishes carry old event times as record
+        # timestamps (CreateTime): with time-based retention they are deleted at the next retention check (30 s
+        # after start, then every 5 min) before a stopped or lagging Flume has read them. Test data must stay.
         "log.retention.ms": "-1",
     }
     (GENCONF / "kafka.properties").write_text("".join(f"{k}={v}\n" for k, v in kafka.items()))

@@ -33,7 +33,7 @@ from typing import Any
 
 from airflow.providers.apache.kafka.hooks.base import KafkaBaseHook
 
-from airflow_flume_provider import kafka_config, topic_checks
+from airflow_flume_provider import kafka_config, publish_session
 from airflow_flume_provider.dead_letter import DeadLetterWriter
 from airflow_flume_provider.kafka_config import DEFAULT_PRODUCER_CONFIG, redact_config
 from airflow_flume_provider.publish_report import (
@@ -82,7 +82,7 @@ class FlumeKafkaHook(KafkaBaseHook):
         producer_config: Mapping[str, Any] | None = None,
         delivery_timeout_s: float | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
-        offsets_reader: Callable[[str], dict[str, dict[str, int]]] | None = None,
+        offsets_reader: publish_session.OffsetsReader | None = None,
     ) -> None:
         super().__init__(kafka_config_id=kafka_conn_id)
         self.kafka_conn_id = kafka_conn_id
@@ -131,34 +131,7 @@ class FlumeKafkaHook(KafkaBaseHook):
 
     def read_log_end_offsets(self, topic: str) -> dict[str, dict[str, int]]:
         """Log-end offsets of every partition of ``topic``, as ``{topic: {partition: offset}}``."""
-        from airflow_flume_provider import kafka_offsets
-        from airflow_flume_provider.consumed import offsets_to_json
-
-        admin = kafka_offsets.open_admin(self.get_client_config(), name=self.kafka_conn_id)
-        return offsets_to_json(kafka_offsets.log_end_offsets(admin, kafka_offsets.topic_partitions(admin, [topic])))
-
-    def _record_offsets(self, report: PublishReport) -> None:
-        """Fill ``report.kafka_offsets`` after the final flush; a failed read is a warning, never silent."""
-        if self._offsets_reader is None:
-            return
-        try:
-            report.kafka_offsets = self._offsets_reader(report.topic)
-        except Exception as exc:  # the publish succeeded; only the consumed check's targets are missing
-            reason = kafka_config.scrub(str(exc), self.get_client_config())
-            warning = (
-                f"log-end offsets of topic {report.topic!r} could not be read after the final flush "
-                f"({reason}): a `consumed` check cannot take its targets from this report"
-            )
-            report.warnings.append(warning)
-            self.log.warning("%s", warning)
-
-    def _preflight(self, producer: Any, config: dict[str, Any], spec: PublishSpec, report: PublishReport) -> None:
-        """Broker and topic checks; the retention warning only when record timestamps are event times."""
-        topic_checks.preflight(producer, spec.topic, config, report, self.kafka_conn_id)
-        if spec.kafka_timestamp == "event":  # a record stamped with an old event time can fall to retention
-            warning = topic_checks.retention_warning(spec.topic, config, spec.start_ms, self.kafka_conn_id)
-            if warning:
-                report.warnings.append(warning)
+        return publish_session.log_end_offsets_reader(self.get_client_config(), self.kafka_conn_id)(topic)
 
     def test_connection(self) -> tuple[bool, str]:
         """Check that the broker answers a metadata request."""
@@ -225,10 +198,12 @@ class FlumeKafkaHook(KafkaBaseHook):
         publisher = Publisher(PublishSpec(**{name: args[name] for name in _SPEC_FIELDS}))
         if dry_run:
             return publisher.run(records, None)
-        config = self.get_producer_config()
-        producer = self._make_producer(publisher.producer_config(config))
-        if preflight:
-            self._preflight(producer, config, publisher.spec, publisher.report)
-        result = publisher.run(records, producer, timeout_ms=kafka_config.delivery_timeout_ms(config))
-        self._record_offsets(result)
-        return result
+        return publish_session.publish_on(
+            publisher,
+            records,
+            self.get_producer_config(),
+            self._make_producer,
+            name=self.kafka_conn_id,
+            preflight=preflight,
+            offsets_reader=self._offsets_reader,
+        )

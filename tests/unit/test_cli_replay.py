@@ -272,7 +272,13 @@ def test_kafka_bootstrap_flag_gives_the_publish_config(monkeypatch: pytest.Monke
         "base": {"bootstrap.servers": "b:1"},
         "name": "--kafka-bootstrap",
         "delivery_timeout_s": 9.0,
+        "kafka_timestamp": "producer",
     }
+    args = cli.build_parser().parse_args(
+        ["replay", "x.jsonl", "--topic", "t", "--bootstrap", "b:1", "--kafka-timestamp", "event"]
+    )
+    cli_replay.kafka_publisher(args)
+    assert seen["kafka_timestamp"] == "event"
 
 
 def test_policy_choices_are_the_engines_and_the_cli_loads_no_reader() -> None:
