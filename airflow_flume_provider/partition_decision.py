@@ -50,25 +50,30 @@ class _Seen:
 
 
 def _sort(spec: PartitionSpec, obs: Observation, now: float) -> _Seen:
+    # One pass per listed file (100,000 for a big partition): locals instead of attribute lookups.
     seen = _Seen({}, [], [], {})
+    classify, stale_after, snapshot = spec.naming.classify, spec.stale_in_use_after, seen.snapshot
     for path in spec.paths:
         listing = obs.listings.get(path)
-        seen.finished[path] = []
+        finished: list[FileStatus] = []
+        seen.finished[path] = finished
         if listing is None:
             seen.missing.append(path)
             continue
         for st in listing:
-            kind = spec.naming.classify(st.name) if st.is_file else "other"
-            if kind == "other":
+            if st.type != "FILE":  # directories, symlinks
                 continue
-            seen.snapshot[f"{path}/{st.name}"] = [st.length, st.modification_time]
-            if kind == "in_use":
+            kind = classify(st.name)
+            if kind == "finished":
+                finished.append(st)
+            elif kind == "other":
+                continue
+            else:
                 seen.in_use.append(st.name)
                 age = now - st.modification_time / 1000.0
-                if age > spec.stale_in_use_after:
+                if age > stale_after:
                     seen.stale[f"{path.rstrip('/')}/{st.name}"] = age
-            else:
-                seen.finished[path].append(st)
+            snapshot[f"{path}/{st.name}"] = [st.length, st.modification_time]
     return seen
 
 
