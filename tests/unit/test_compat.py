@@ -1,0 +1,81 @@
+"""The fallbacks for what older Airflows lack, on the Airflow installed (CI runs these on 3.0.6 and 3.3.2)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+from airflow.sdk import DAG, Asset
+from airflow.sdk.execution_time.context import OutletEventAccessor, OutletEventAccessors
+
+from airflow_flume_provider import compat
+from airflow_flume_provider.partition_assets import announce
+
+ASSET = Asset(uri="hdfs://nn.example:8020/flume/events", name="flume:/flume/events")
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+NEW = hasattr(OutletEventAccessor, "add_partitions")  # Airflow >= 3.3
+
+
+def test_partition_keys_are_detected_from_the_outlet_accessor() -> None:
+    assert compat.has_partition_keys() is NEW
+
+
+def test_partitioned_schedule_on_this_airflow() -> None:
+    schedule = compat.partitioned_asset_schedule(ASSET)
+    if NEW:
+        from airflow.sdk import PartitionedAssetTimetable
+
+        assert isinstance(schedule, PartitionedAssetTimetable)
+    else:
+        assert schedule == [ASSET]
+
+
+def test_partitioned_schedule_falls_back_to_the_plain_asset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(OutletEventAccessor, "add_partitions", raising=False)
+    schedule = compat.partitioned_asset_schedule(ASSET)
+    assert schedule == [ASSET]
+    dag = DAG(dag_id="fallback_consumer", schedule=schedule)  # asset-triggered on every supported Airflow
+    assert type(dag.timetable).__name__ == "AssetTriggeredTimetable"
+
+
+def test_daily_consumer_is_scheduled_on_its_asset() -> None:
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0 and 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    bag = DagBag(dag_folder=str(DAGS / "flume_daily_consumer.py"))
+    assert bag.import_errors == {}
+    timetable = bag.dags["flume_daily_consumer"].timetable
+    want = "PartitionedAssetTimetable" if NEW else "AssetTriggeredTimetable"
+    assert type(timetable).__name__ == want
+
+
+def test_announce_with_the_real_outlet_accessor() -> None:
+    """Airflow >= 3.3 keys the event (``add_partitions``); older ones get the key in ``extra``."""
+    context = {"outlet_events": OutletEventAccessors()}
+    mode = announce(context, ASSET, "2019-08-01", {"revision": 1})
+    accessor = context["outlet_events"][ASSET]
+    assert mode == ("partition" if NEW else "extra")
+    assert accessor.extra["partition_key"] == "2019-08-01" and accessor.extra["revision"] == 1
+    if NEW:
+        assert accessor.partition_keys == {"2019-08-01"}
+
+
+def test_airflow_logs_to_stderr_moves_stdout_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    logger = logging.getLogger("test_compat.console")
+    monkeypatch.setattr(logger, "propagate", False)
+    monkeypatch.setattr(logger, "handlers", [logging.StreamHandler(out)])  # as Airflow 3.0's console handler
+    logger.setLevel(logging.INFO)
+    logger.handlers[0].addFilter(secret := logging.Filter("test_compat"))
+    compat.airflow_logs_to_stderr()
+    logger.info("Connection Retrieved 'x'")
+    assert out.getvalue() == "" and err.getvalue() == "Connection Retrieved 'x'\n"
+    (moved,) = logger.handlers
+    assert moved.filters == [secret]  # filters (the secrets masker) are kept
