@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -39,6 +40,21 @@ EXIT_OK, EXIT_NEGATIVE, EXIT_BROKEN = 0, 1, 2
 #: the unbounded window when --start/--end are not given: 0001-01-01 to 9999-12-31 (UTC)
 MIN_MS, MAX_MS = -62_135_596_800_000, 253_402_300_799_999
 CHECKPOINT_DAG = "airflow-flume-replay"
+#: flags handed to :class:`ReplaySpec` unchanged (their ``dest`` is the field's name)
+_SPEC_FLAGS = (
+    "topic",
+    "event_time_field",
+    "event_time_unit",
+    "assume_tz",
+    "on_invalid",
+    "on_bad_input",
+    "event_id_field",
+    "event_id_header",
+    "key_field",
+    "rate_limit",
+    "dry_run",
+    "checkpoint_every",
+)
 
 
 def add_replay(sub: Any) -> None:
@@ -52,8 +68,15 @@ def add_replay(sub: Any) -> None:
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="file, glob, hdfs:// URI or kafka://topic")
     p.add_argument("--topic", required=True, help="Kafka topic Flume reads (KafkaSource / KafkaChannel)")
-    p.add_argument("--time-field", default="timestamp", help="dotted field with the event time, or 'kafka'")
-    p.add_argument("--time-unit", default="auto", choices=("auto", "s", "ms", "us", "ns"))
+    p.add_argument(
+        "--time-field",
+        dest="event_time_field",
+        default="timestamp",
+        help="dotted field with the event time, or 'kafka'",
+    )
+    p.add_argument(
+        "--time-unit", dest="event_time_unit", default="auto", choices=("auto", "s", "ms", "us", "ns")
+    )
     p.add_argument("--assume-tz", help="zone for event times without an offset (else they are invalid)")
     p.add_argument("--start", help="window start, inclusive (ISO-8601, UTC when no offset, or epoch ms)")
     p.add_argument("--end", help="window end, exclusive (default: no window for files)")
@@ -238,25 +261,14 @@ def build_specs(args: argparse.Namespace, scratch: Path) -> list[ReplaySpec]:
         specs.append(
             ReplaySpec(
                 source=source,
-                topic=args.topic,
                 window_ms=window,
                 store=store,
                 dead_letter_path=dead,
                 sink_template=template,
                 sink_info=sink_info,
-                event_time_field=args.time_field,
-                event_time_unit=args.time_unit,
-                assume_tz=args.assume_tz,
-                on_invalid=args.on_invalid,
-                on_bad_input=args.on_bad_input,
                 headers=headers,
-                event_id_field=args.event_id_field,
-                event_id_header=args.event_id_header,
-                key_field=args.key_field,
-                rate_limit=args.rate_limit,
-                dry_run=args.dry_run,
+                **{name: getattr(args, name) for name in _SPEC_FLAGS},
                 resume=bool(args.resume),
-                checkpoint_every=args.checkpoint_every,
                 webhdfs_conn_id=args.conn_id or "webhdfs_default",  # named in errors
                 source_kafka_conn_id=args.kafka_conn or "kafka_default",
                 hdfs_client=lambda: _hdfs_client(args.webhdfs, args.conn_id),
@@ -320,6 +332,10 @@ def _engine(spec: ReplaySpec, publish: Callable[..., PublishReport], label: str)
     from airflow_flume_provider.hdfs_types import HdfsError
     from airflow_flume_provider.publish_report import FlumePublishError
 
+    engine_log = logging.getLogger("airflow_flume_provider.replay")
+    level = engine_log.level
+    if not spec.resume:  # its "resent by a retry; checkpoint ..." would name a checkpoint deleted at exit
+        engine_log.setLevel(logging.CRITICAL)
     try:
         return ReplayRun(spec, publish).run()
     except FlumePublishError as exc:
@@ -329,6 +345,8 @@ def _engine(spec: ReplaySpec, publish: Callable[..., PublishReport], label: str)
         raise UsageError(f"{label}: {exc}") from exc
     except Exception as exc:  # KafkaException of a kafka:// source and other service failures
         raise UsageError(f"{label}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        engine_log.setLevel(level)
 
 
 def _run_one(

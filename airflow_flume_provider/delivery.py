@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from airflow_flume_provider.envelope import decode_event
 from airflow_flume_provider.publish_report import PublishReport
 
 __all__ = ["MAX_ERRORS", "DeliveryTracker", "fill_report", "purge"]
@@ -107,20 +108,17 @@ class DeliveryTracker:
         if path is not None:
             self.failed_paths[path] += 1
 
-    def _failed_message_details(self, msg: Any) -> tuple[int | None, Mapping[str, str]]:
-        """Event time and envelope headers of a failed message (librdkafka reports timestamp -1)."""
-        ts: int | None = None
-        headers: Mapping[str, str] = {}
-        with contextlib.suppress(Exception):
-            ts = msg.timestamp()[1]
-        if ts is None or ts < 0 or len(self.errors) < MAX_ERRORS:
-            with contextlib.suppress(Exception):
-                from airflow_flume_provider.envelope import decode_event
+    @staticmethod
+    def _failed_message_details(msg: Any) -> tuple[int | None, Mapping[str, str]]:
+        """Event time and envelope headers of a failed message, from its envelope.
 
-                headers = decode_event(msg.value()).headers
-            with contextlib.suppress(Exception):
-                if ts is None or ts < 0:
-                    ts = int(headers["timestamp"])
+        Not from the Kafka record timestamp: by default that is the produce time, not the event time.
+        """
+        headers: Mapping[str, str] = {}
+        ts: int | None = None
+        with contextlib.suppress(Exception):  # a report without a decodable envelope is still counted
+            headers = decode_event(msg.value()).headers
+            ts = int(headers["timestamp"])
         return ts, headers
 
     def on_error(self, err: Any) -> None:

@@ -251,18 +251,21 @@ class MessageBuilder:
             self.dead_letter(item, body, f"unsafe path: {exc}")
             return None
 
-    def rejected(self, item: Any, envelope: bytes, exc: Exception) -> None:
-        """The producer refused a message (e.g. too large): dead-letter it with ``skip``, else raise."""
-        if self.on_invalid == "skip" and self.dead is not None:
-            self.dead_letter(item, decode_event(envelope).body, f"rejected by producer: {exc}")
-            return
-        raise InvalidRecordError(
-            f"{position_of(item, self.report.read)}: rejected by the Kafka producer: {exc}"
-        ) from None
+    def rejected(self, item: Any, envelope: bytes, exc: Any, index: int | None = None) -> None:
+        """The producer refused a message (e.g. too large): dead-letter it with ``skip``, else raise.
 
-    def dead_letter(self, item: Any, body: bytes, reason: str) -> None:
-        """Write a skipped record to the dead-letter file and count it."""
+        :param index: the record's number in the input (default: the last one read), for plain records.
+        """
+        if self.on_invalid == "skip" and self.dead is not None:
+            self.dead_letter(item, decode_event(envelope).body, f"rejected by producer: {exc}", index)
+            return
+        where = position_of(item, self.report.read if index is None else index)
+        raise InvalidRecordError(f"{where}: rejected by the Kafka producer: {exc}") from None
+
+    def dead_letter(self, item: Any, body: bytes, reason: str, index: int | None = None) -> None:
+        """Write a skipped record to the dead-letter file and count it (``index`` as in :meth:`rejected`)."""
+        where = position_of(item, self.report.read if index is None else index)
         if self.dead is None:  # only reachable with on_invalid="now": nothing is ever skipped silently
-            raise InvalidRecordError(f"{position_of(item, self.report.read)}: {reason} (no dead-letter file)")
-        self.dead.write(position_of(item, self.report.read), reason, body)
+            raise InvalidRecordError(f"{where}: {reason} (no dead-letter file)")
+        self.dead.write(where, reason, body)
         self.report.dead_lettered += 1

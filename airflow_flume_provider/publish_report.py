@@ -9,7 +9,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["FlumePublishError", "InvalidRecordError", "PublishProgress", "PublishReport", "PublishSpec"]
+__all__ = [
+    "KAFKA_TIMESTAMPS",
+    "FlumePublishError",
+    "InvalidRecordError",
+    "PublishProgress",
+    "PublishReport",
+    "PublishSpec",
+    "check_kafka_timestamp",
+]
+
+#: What the Kafka record timestamp of a published message is: "producer" (not set: librdkafka stamps the
+#: produce time; the default) or "event" (the event time, as the envelope's ``timestamp`` header).
+KAFKA_TIMESTAMPS = ("producer", "event")
+
+
+def check_kafka_timestamp(value: str, param: str = "kafka_timestamp") -> str:
+    """``value`` if it is one of :data:`KAFKA_TIMESTAMPS`; else a ValueError naming ``param``."""
+    if value not in KAFKA_TIMESTAMPS:
+        raise ValueError(f"{param} must be one of {KAFKA_TIMESTAMPS} (got {value!r})")
+    return value
 
 
 @dataclass
@@ -33,6 +52,10 @@ class PublishReport:
     #: log-end offset of each partition of the topic after the final flush, ``{topic: {partition: offset}}``
     #: (``consumed.offsets_to_json``): the targets of the ``consumed`` check. Empty for dry runs.
     kafka_offsets: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: the Kafka record timestamps sent: "producer" (the produce time) or "event" (the event time)
+    kafka_timestamp: str = "producer"
+    #: how messages were handed to the producer: "produce_batch", "produce", or "" (dry run)
+    send_mode: str = ""
     started_at: float = 0.0
     seconds: float = 0.0
     events_per_s: float = 0.0
@@ -100,6 +123,7 @@ class PublishSpec:
     progress: Callable[[PublishProgress], None] | None = None
     progress_interval_s: float = 5.0
     report: PublishReport | None = None
+    kafka_timestamp: str = "producer"
 
     @property
     def start_ms(self) -> int | None:

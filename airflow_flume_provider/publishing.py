@@ -17,19 +17,29 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from airflow_flume_provider.delivery import DeliveryTracker, fill_report, purge
-from airflow_flume_provider.message_builder import MessageBuilder
+from airflow_flume_provider.message_builder import Message, MessageBuilder
 from airflow_flume_provider.publish_report import (
     FlumePublishError,
     PublishProgress,
     PublishReport,
     PublishSpec,
+    check_kafka_timestamp,
 )
 
 __all__ = ["Publisher"]
 
 log = logging.getLogger(__name__)
 
-_POLL_EVERY = 1000  # produced messages between polls (delivery reports are served, errors stop the loop)
+#: Messages handed to the producer at once (one ``produce_batch`` call or a ``produce()`` loop); the producer is
+#: polled after each chunk, so a delivery error stops the publish within one chunk.
+_CHUNK = 1000
+
+
+def _error_name(err: Any) -> str | None:
+    """``KafkaError.name()`` of a ``produce_batch`` entry's ``_error`` (None when there is none)."""
+    if err is None:
+        return None
+    return err.name() if hasattr(err, "name") else str(err)
 
 
 def _throttle(done: int, rate: float, t0: float, poll: Callable[[float], Any] | None) -> None:
@@ -46,9 +56,11 @@ class Publisher:
     """One publish of records to ``spec.topic``; validates the spec on construction (nothing sent yet)."""
 
     def __init__(self, spec: PublishSpec) -> None:
+        check_kafka_timestamp(spec.kafka_timestamp)
         self.spec = spec
         self.report = spec.report if spec.report is not None else PublishReport(topic=spec.topic)
         self.report.topic, self.report.dry_run = spec.topic, spec.dry_run
+        self.report.kafka_timestamp = spec.kafka_timestamp
         self.builder = MessageBuilder(spec, self.report)
         id_header = spec.event_id_header if spec.event_id is not None else None
         self.delivery = DeliveryTracker(self.builder.path_of, id_header)
@@ -99,63 +111,141 @@ class Publisher:
         return report
 
     def _loop(self, records: Iterable[Any], producer: Any, timeout_ms: int) -> tuple[str | None, Any]:
-        """The hot loop; returns (why it stopped early or None, the last record handed over)."""
-        spec, report, delivery, paths, t0 = self.spec, self.report, self.delivery, self._paths, self._t0
-        build, topic, rate, progress = self.builder.bind(), spec.topic, spec.rate_limit, spec.progress
-        produce = producer.produce if producer is not None else None
-        poll = producer.poll if producer is not None else None
-        next_checkpoint: float = spec.checkpoint_every if spec.checkpoint is not None else float("inf")
+        """The hot loop: build messages, hand them over in chunks; returns (why it stopped early, last record)."""
+        spec, report, t0 = self.spec, self.report, self._t0
+        build, progress = self.builder.bind(), spec.progress
+        send = self._sender(producer)
+        size = _CHUNK if not spec.rate_limit else max(1, min(_CHUNK, int(spec.rate_limit / 20)))
+        due: float = spec.checkpoint_every if spec.checkpoint is not None else float("inf")
         next_progress = t0 + spec.progress_interval_s
-        since_poll = 0
+        messages: list[Message] = []
+        origins: list[tuple[Any, int]] = []
         item: Any = None
-        for item in records:
-            report.read += 1
-            if progress is not None and not report.read & 1023:
-                next_progress = self._progress(next_progress, item)
-            message = build(item)
-            if message is None:
-                continue
+        try:
+            for item in records:
+                report.read += 1
+                if progress is not None and not report.read & 1023:
+                    next_progress = self._progress(next_progress, item)
+                message = build(item)
+                if message is None:
+                    continue
+                messages.append(message)
+                origins.append((item, report.read))
+                if len(messages) >= size or report.produced + len(messages) >= due:
+                    chunk, messages, chunk_origins, origins = messages, [], origins, []
+                    send(chunk, chunk_origins)
+                    problem, due = self._after_chunk(producer, timeout_ms, item, due)
+                    if problem:
+                        return problem, item
+        except BaseException:
+            if messages:  # the records failed (or the task was stopped): what was built is still sent
+                send(messages, origins)
+            raise
+        if messages:
+            send(messages, origins)
+            return self._after_chunk(producer, timeout_ms, item, float("inf"))[0], item
+        return None, item
+
+    def _after_chunk(self, producer: Any, timeout_ms: int, last: Any, due: float) -> tuple[str | None, float]:
+        """Serve delivery reports, checkpoint when due, honour the rate limit; returns (problem, next due)."""
+        spec = self.spec
+        if producer is not None:
+            producer.poll(0)
+            if self.delivery.errors or self.delivery.fatal:
+                return self.delivery.first_problem, due
+        if self.report.produced >= due:
+            due = self.report.produced + spec.checkpoint_every
+            problem = self._checkpoint(producer, timeout_ms, last)
+            if problem:
+                return problem, due
+        if spec.rate_limit:
+            _throttle(self.report.produced, spec.rate_limit, self._t0, producer.poll if producer else None)
+        return None, due
+
+    def _sender(self, producer: Any) -> Callable[[list[Message], list[tuple[Any, int]]], None]:
+        """How chunks reach Kafka: ``produce_batch`` unless a record timestamp is wanted, else ``produce()``."""
+        if producer is None:
+            return self._count_dry
+        if self.spec.kafka_timestamp == "producer" and callable(getattr(producer, "produce_batch", None)):
+            self.report.send_mode = "produce_batch"
+            return self._send_batch
+        self.report.send_mode = "produce"
+        return self._send_each
+
+    def _count(self, messages: list[Message]) -> None:
+        """Count ``messages`` (all handed over) as produced, per partition path."""
+        self.report.produced += len(messages)
+        if self.builder.template is not None:
+            self._paths.update(m[3] for m in messages)
+
+    def _count_dry(self, messages: list[Message], origins: list[tuple[Any, int]]) -> None:
+        self._count(messages)
+
+    def _send_each(self, messages: list[Message], origins: list[tuple[Any, int]]) -> None:
+        """``produce()`` per message (with ``timestamp=`` the event time when asked); refusals handled."""
+        produce, topic, report, paths = self._producer.produce, self.spec.topic, self.report, self._paths
+        event_ts = self.spec.kafka_timestamp == "event"
+        for j, message in enumerate(messages):
             envelope, rkey, ts, path = message
-            if produce is not None:
-                try:
-                    produce(topic, envelope, rkey, timestamp=ts)
-                except Exception as exc:  # BufferError (queue full) or a rejected message
-                    if not self._produce_again(exc, item, message):
-                        continue
+            try:
+                produce(topic, envelope, rkey, timestamp=ts if event_ts else 0)  # 0: the produce time
+            except Exception as exc:  # BufferError (queue full) or a rejected message
+                if not self._produce_again(exc, origins[j], message):
+                    continue
             report.produced += 1
             if path is not None:
                 paths[path] += 1
-            if produce is not None:
-                since_poll += 1
-                if since_poll >= _POLL_EVERY:
-                    since_poll = 0
-                    poll(0)
-                    if delivery.errors or delivery.fatal:
-                        return delivery.first_problem, item
-            if report.produced >= next_checkpoint:
-                next_checkpoint = report.produced + spec.checkpoint_every
-                problem = self._checkpoint(producer, timeout_ms, item)
-                if problem:
-                    return problem, item
-            if rate and not report.produced & 63:
-                _throttle(report.produced, rate, t0, poll)
-        return None, item
 
-    def _produce_again(self, exc: Exception, item: Any, message: tuple[bytes, Any, int, Any]) -> bool:
+    def _send_batch(self, messages: list[Message], origins: list[tuple[Any, int]]) -> None:
+        """One ``produce_batch`` (no record timestamp: the produce time); full-queue entries sent again.
+
+        confluent-kafka marks each entry librdkafka did not enqueue with ``_error`` and returns the number
+        enqueued (no delivery report will come for the others). A full queue (``_QUEUE_FULL``, that entry and
+        every later one) is waited out and those entries are sent again, in order; any other refusal (e.g.
+        ``MSG_SIZE_TOO_LARGE``) goes to :meth:`MessageBuilder.rejected` like a refused ``produce()``.
+        """
+        producer, topic = self._producer, self.spec.topic
+        entries = [{"value": m[0], "key": m[1]} for m in messages]
+        todo, clean = entries, True
+        while todo:
+            try:
+                queued = producer.produce_batch(topic, todo)
+            except BufferError:  # documented by confluent-kafka; 2.16 reports a full queue per entry instead
+                producer.poll(0.05)
+                continue
+            if queued == len(todo):
+                break
+            clean = False
+            todo = [e for e in todo if _error_name(e.get("_error")) == "_QUEUE_FULL"]
+            for entry in todo:
+                del entry["_error"]
+            if todo:
+                producer.poll(0.05)
+        if clean:
+            self._count(messages)
+            return
+        self._count([m for m, e in zip(messages, entries, strict=True) if "_error" not in e])
+        for j, entry in enumerate(entries):
+            if "_error" in entry:
+                item, index = origins[j]
+                self.builder.rejected(item, entry["value"], entry["_error"], index)
+
+    def _produce_again(self, exc: Exception, origin: tuple[Any, int], message: Message) -> bool:
         """Retry a message the producer refused: wait while the queue is full; dead-letter or raise otherwise.
 
         :returns: True once produced, False when dead-lettered.
         """
         envelope, rkey, ts, _ = message
         producer = self._producer
+        stamp = ts if self.spec.kafka_timestamp == "event" else 0
         while isinstance(exc, BufferError):
             producer.poll(0.05)
             try:
-                producer.produce(self.spec.topic, envelope, rkey, timestamp=ts)
+                producer.produce(self.spec.topic, envelope, rkey, timestamp=stamp)
                 return True
             except Exception as again:
                 exc = again
-        self.builder.rejected(item, envelope, exc)
+        self.builder.rejected(origin[0], envelope, exc, origin[1])
         return False
 
     def _checkpoint(self, producer: Any, timeout_ms: int, last_record: Any) -> str | None:

@@ -1,10 +1,9 @@
 """`make bench` part: big partitions and big files on the real HDFS (issue 13, figure 3).
 
 - ``poke_100k_files_s``: one default poke (exists, no_in_use, quiet, watermark) of a partition holding
-  ``files`` empty finished files, listed in ``LISTSTATUS_BATCH`` pages (created by FsShell ``-touchz``, 10,000
-  names per JVM). The NameNode here creates about 200 files/s whatever the number of clients (each create
-  waits for its edit-log sync; 4 parallel FsShells measured no faster), so 100,000 files take ~9 minutes: the
-  partition is built once, kept under ``FIXTURE_ROOT`` and reused while its file count is right.
+  ``files`` empty finished files, listed in ``LISTSTATUS_BATCH`` pages. The partition is built once (one FsShell
+  ``-put -d -t 32`` of a local directory of empty files, see :func:`put_empty_files`), kept under
+  ``FIXTURE_ROOT`` and reused while its file count is right.
 - ``count_1gb_file_peak_rss_mb``: the ``count`` check over one ~1 GB block-compressed SequenceFile and one ~1 GB
   DataStream file, each streamed through WebHDFS, each in its own child process; the figure is the larger
   VmHWM (peak RSS) of the two. The files are generated locally and uploaded with FsShell ``-put``.
@@ -18,6 +17,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import zlib
@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-TOUCH_PER_JVM = 10_000
+PUT_THREADS = 32
 FIXTURE_ROOT = "/bench/fixture-poke"
 SEQ_SYNC = bytes(range(16))  # any 16 bytes; the reader only compares it with the header's
 SEQ_LONG_KEY = "org.apache.hadoop.io.LongWritable"
@@ -101,11 +101,25 @@ def write_datastream_file(path: Path, size: int, line: bytes) -> int:
     return events
 
 
-def _touch_many(names: list[str]) -> None:
+def put_empty_files(root: str, names: list[str]) -> None:
+    """Create empty files ``root/<name>`` (names may hold ``/``) in one FsShell ``-put -d -t PUT_THREADS``.
+
+    ``root`` must not exist yet. The files are made in a local tree and uploaded by one JVM with
+    ``PUT_THREADS`` copy threads: the NameNode syncs its edit log once per create and once per close, and
+    concurrent creates share those syncs (measured here under the same load: 5,000 files in 24 s with
+    ``-put -t 32`` against 70 s with ``-touchz``, 2.9x).
+    """
     import run as base
 
-    for i in range(0, len(names), TOUCH_PER_JVM):
-        base._hdfs_shell("-touchz", *names[i : i + TOUCH_PER_JVM])
+    parent, leaf = root.rstrip("/").rsplit("/", 1)
+    with tempfile.TemporaryDirectory(dir=base.WORK) as tmp:
+        local = Path(tmp) / leaf
+        for name in names:
+            path = local / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        base._hdfs_shell("-mkdir", "-p", parent or "/")
+        base._hdfs_shell("-put", "-d", "-t", str(PUT_THREADS), str(local), parent or "/")
 
 
 def _file_count(path: str) -> int:
@@ -123,13 +137,9 @@ def poke_fixture(files: int) -> str:
     import run as base
 
     part = f"{FIXTURE_ROOT}-{files}/20010101"
-    have = _file_count(part)
-    if have > files:
+    if _file_count(part) != files:  # missing, or an interrupted build: rebuild it whole
         base._hdfs_shell("-rm", "-r", "-f", "-skipTrash", part)
-        have = 0
-    if have < files:  # FsShell creates the names in order: an interrupted build resumes after the last one
-        base._hdfs_shell("-mkdir", "-p", part)
-        _touch_many([f"{part}/FlumeData.{1_000_000_000_000 + i}" for i in range(have, files)])
+        put_empty_files(part, [f"FlumeData.{1_000_000_000_000 + i}" for i in range(files)])
     return part
 
 

@@ -59,7 +59,7 @@ def _namenode_ops() -> int:
 
 def make_partitions(root: str, n: int) -> list[str]:
     """``n`` hourly partitions under ``root``, each with finished files and one in-use file (never ready)."""
-    import run as base
+    import bench_hdfs
 
     from airflow_flume_provider.bucketpath import PathTemplate
     from airflow_flume_provider.partition_check import resolve_partitions
@@ -67,11 +67,10 @@ def make_partitions(root: str, n: int) -> list[str]:
     template = PathTemplate(root + TEMPLATE)
     start = datetime(2001, 1, 1, tzinfo=timezone.utc)
     dirs = [resolve_partitions(template, start + timedelta(hours=h))[0][0] for h in range(n)]
-    base._hdfs_shell("-mkdir", "-p", *dirs)
-    names = [f"{d}/FlumeData.{1_000_000_000_000 + i}" for d in dirs for i in range(FINISHED_PER_PARTITION)]
-    names += [f"{d}/_FlumeData.{2_000_000_000_000}.tmp" for d in dirs]
-    for i in range(0, len(names), 5000):
-        base._hdfs_shell("-touchz", *names[i : i + 5000])
+    rel = [d[len(root) + 1 :] for d in dirs]
+    names = [f"{d}/FlumeData.{1_000_000_000_000 + i}" for d in rel for i in range(FINISHED_PER_PARTITION)]
+    names += [f"{d}/_FlumeData.{2_000_000_000_000}.tmp" for d in rel]
+    bench_hdfs.put_empty_files(root, names)
     return dirs
 
 
@@ -195,10 +194,20 @@ class _SlowSteps(logging.Handler):
             self.lines.append(msg[:400])
 
 
+def _module_import_ms() -> float:
+    """What importing the trigger module costs the loop (the triggerer imports it there; Airflow is loaded)."""
+    import airflow.triggers.base  # noqa: F401 - loaded in any triggerer before a trigger class
+
+    t0 = time.perf_counter()
+    import airflow_flume_provider.triggers.partition  # noqa: F401
+
+    return (time.perf_counter() - t0) * 1000
+
+
 def child(root: str) -> dict[str, Any]:
     """Inside the child process: the measured pass, then the debug pass."""
-    import airflow_flume_provider.triggers.partition  # noqa: F401 - import cost counted in the baseline
-
+    import_ms = _module_import_ms()
+    from airflow_flume_provider.triggers import partition as trigger_module
     loop_io = _LoopIo()
     rss_before = _vm("VmRSS")
     baseline = asyncio.run(
@@ -249,6 +258,8 @@ def child(root: str) -> dict[str, Any]:
         "triggerer_200_debug_max_loop_lag_ms": debug["max_lag_ms"],
         "triggerer_200_slow_step_examples": [ln[:200] for ln in slow.lines[:5]],
         "triggerer_200_unexpected_events": [str(e)[:300] for e in fired][:5],
+        "triggerer_module_import_ms": import_ms,
+        "triggerer_max_concurrent_pokes": trigger_module.MAX_CONCURRENT_POKES,
     }
 
 

@@ -60,14 +60,21 @@ def plan_sources(params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
 
 
 @task
-def partitions_touched(manifests: Any, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The partitions the replay wrote to (from the merged manifests), as sensor arguments."""
+def partitions_touched(
+    manifests: Any, params: dict[str, Any] | None = None, ti: Any = None
+) -> list[dict[str, Any]]:
+    """The partitions the replay wrote to (from the merged manifests), as sensor arguments; the manifests
+    themselves as a plain list under the XCom key ``manifests``, for the sensors' ``manifest``."""
     from airflow_flume_provider.partition_check import expected_counts_from
 
     assert params is not None
     if params.get("dry_run"):
         return []  # nothing was sent: nothing to wait for
-    counts = expected_counts_from(manifests[:])  # one slice request: iterating reads one past the end
+    # One slice request: iterating (or comparing) the lazy sequence of mapped XComs reads one past its end,
+    # which the task runner logs as an "XCom not found ... offset=N" error.
+    manifests = manifests[:]
+    ti.xcom_push(key="manifests", value=manifests)
+    counts = expected_counts_from(manifests)
     template = load_flume_config(FLUME_CONF).hdfs_sink(AGENT, SINK_NAME).path_template_obj()
     start = datetime.fromisoformat(params["start"].replace("Z", "+00:00"))
     end = datetime.fromisoformat(params["end"].replace("Z", "+00:00"))
@@ -113,14 +120,15 @@ with DAG(
         retries=2,
     ).expand_kwargs(plan_sources())
 
+    touched = partitions_touched(replay.output)
     FlumePartitionSensor.partial(
         task_id="wait_for_partition",
         flume_conf=FLUME_CONF,
         agent=AGENT,
         sink=SINK_NAME,
-        manifest=replay.output,
+        manifest=touched["manifests"],  # a plain list: the mapped replay.output would be a lazy sequence
         exact_count=True,
         poke_interval=5,
         timeout=3600,
         deferrable=True,
-    ).expand_kwargs(partitions_touched(replay.output))
+    ).expand_kwargs(touched)

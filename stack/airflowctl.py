@@ -5,7 +5,8 @@ The deployment users run, next to the Kafka + HDFS + Flume stack of stackctl.py:
 on PostgreSQL (Debian's packages, a private data dir, 127.0.0.1), the project's ``dags/`` plus the live tests'
 DAGs as bundles, the simple auth manager (every user is admin: a local stack only), one shared JWT secret, and
 the connections ``kafka_default``/``webhdfs_default`` pointing at the stack. Everything lives under
-``.airflow/`` (``FLUME_AIRFLOW_WORK`` moves it, so a second copy can run): process logs in ``logs/``, task logs
+``.airflow/`` (``FLUME_AIRFLOW_WORK`` moves it, so a second copy can run; with only ``FLUME_STACK_WORK``
+set it is ``$FLUME_STACK_WORK/airflow``): process logs in ``logs/``, task logs
 in ``logs/tasks/``, pids with start times in ``run/``. Ports sit below the ephemeral range and move with
 ``FLUME_STACK_PORT_OFFSET`` like the stack's. Used by the Makefile (``airflowctl.py up|down|status``) and by
 the live tests (``API_URL``, ``env()``). One file, like stackctl.py, so the start/stop discipline of the
@@ -35,7 +36,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stackctl  # noqa: E402  (read-only use: addresses of the stack, pid start times)
 
 ROOT = stackctl.ROOT
-WORK = Path(os.environ.get("FLUME_AIRFLOW_WORK", ROOT / ".airflow"))
+# Beside a shifted stack (FLUME_STACK_WORK set), the deployment lives in that stack's work dir unless told
+# otherwise, so a second copy never shares .airflow/ (pids, PostgreSQL's data dir) with the default one.
+WORK = Path(
+    os.environ.get("FLUME_AIRFLOW_WORK")
+    or (stackctl.WORK / "airflow" if os.environ.get("FLUME_STACK_WORK") else ROOT / ".airflow")
+)
 HOME = WORK / "live"  # AIRFLOW_HOME of the live deployment (generated config and secrets)
 LOGS = WORK / "logs"
 RUN = WORK / "run"
@@ -58,6 +64,10 @@ BUNDLES = {"provider_dags": ROOT / "dags", "live_test_dags": ROOT / "tests" / "l
 AIRFLOW_COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
 COMPONENTS = ("postgres", *AIRFLOW_COMPONENTS)
 HEALTH_KEYS = {"scheduler": "scheduler", "triggerer": "triggerer", "dag-processor": "dag_processor"}
+# The triggerer runs its event loop in asyncio's debug mode (what its "blocked" warning asks for): every loop
+# step over 0.1 s is logged with the task it belongs to ("Executing <Task ... name='<dag>/<run>/<task>/...'>
+# took 0.25 seconds"), so the live tests can tell a slow trigger from a loop starved by a busy machine.
+COMPONENT_ENV = {"triggerer": {"PYTHONASYNCIODEBUG": "1"}}
 
 
 class AirflowStackError(RuntimeError):
@@ -164,6 +174,7 @@ def pid_of(component: str) -> int | None:
 
 
 def _spawn(component: str, cmd: list[str], user: str | None = None) -> int:
+    """Start a component in its own session, output appended to logs/<component>.log; records pid + start time."""
     LOGS.mkdir(parents=True, exist_ok=True)
     RUN.mkdir(parents=True, exist_ok=True)
     logfile = open(LOGS / f"{component}.log", "ab")  # noqa: SIM115 - handed to the child
@@ -175,7 +186,7 @@ def _spawn(component: str, cmd: list[str], user: str | None = None) -> int:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         cwd=str(WORK),
-        env=env(),
+        env={**env(), **COMPONENT_ENV.get(component, {})},
         start_new_session=True,
         user=user,
     )

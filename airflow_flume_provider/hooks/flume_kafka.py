@@ -3,9 +3,12 @@
 The hook owns the ``kafka`` connection and the producer; the work is done by the core publishing engine
 (:mod:`airflow_flume_provider.publishing`). Every event is wrapped in the envelope Flume 1.11's KafkaSource
 (``useFlumeEventFormat=true``) decodes, with the ``timestamp`` header set to the event's own time in epoch
-milliseconds; the Kafka record timestamp is set to the same instant. Delivery is never assumed: the
-producer runs with ``acks=all`` and idempotence, every message is accounted for (acknowledged, failed or
-dead-lettered), and :class:`FlumePublishError` is raised if anything was not acknowledged.
+milliseconds. The Kafka record timestamp is the produce time (Flume files by the header, and an old record
+timestamp lets a ``CreateTime`` topic's retention delete a replay at once), so messages go out in batches
+(``Producer.produce_batch``); ``kafka_timestamp="event"`` sets it to the event time instead, one ``produce()``
+per message. Delivery is never assumed: the producer runs with ``acks=all`` and idempotence, every message is
+accounted for (acknowledged, failed or dead-lettered), and :class:`FlumePublishError` is raised if anything
+was not acknowledged.
 
 Connection: the ``kafka`` connection type of apache-airflow-providers-apache-kafka. The hook builds on that
 provider's ``KafkaBaseHook``, so the connection behaves exactly as users know it: the extra JSON is the
@@ -183,6 +186,7 @@ class FlumeKafkaHook(KafkaBaseHook):
         progress_interval_s: float = 5.0,
         preflight: bool = True,
         report: PublishReport | None = None,
+        kafka_timestamp: str = "producer",
     ) -> PublishReport:
         """Wrap each record in a Flume envelope and produce it; return when every message is accounted for.
 
@@ -203,6 +207,9 @@ class FlumeKafkaHook(KafkaBaseHook):
             :param progress: called every ``progress_interval_s`` seconds.
         :param preflight: check that the topic exists (fails fast when the broker is unreachable).
         :param report: a report to fill in (readable by the caller even when this raises).
+        :param kafka_timestamp: the Kafka record timestamp: "producer" (the produce time; sent with
+            ``produce_batch``) or "event" (the event time, for time-indexed offsets; one ``produce()`` per
+            message, and a warning when the topic's ``CreateTime`` retention could delete the window's events).
         :raises FlumePublishError: anything produced was not acknowledged (``.report`` holds the counts).
         :raises InvalidRecordError: a record was invalid with ``on_invalid="fail"``.
         """
@@ -215,9 +222,10 @@ class FlumeKafkaHook(KafkaBaseHook):
         if preflight:
             name, start_ms = self.kafka_conn_id, window_ms[0] if window_ms else None
             topic_checks.preflight(producer, topic, config, publisher.report, name)
-            warning = topic_checks.retention_warning(topic, config, start_ms, name)
-            if warning:
-                publisher.report.warnings.append(warning)
+            if kafka_timestamp == "event":  # only old record timestamps can fall to retention
+                warning = topic_checks.retention_warning(topic, config, start_ms, name)
+                if warning:
+                    publisher.report.warnings.append(warning)
         result = publisher.run(records, producer, timeout_ms=kafka_config.delivery_timeout_ms(config))
         self._record_offsets(result)
         return result

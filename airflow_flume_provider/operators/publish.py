@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_flume_provider.event_time import check_on_invalid
 from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
+from airflow_flume_provider.publish_report import check_kafka_timestamp
 
 
 def _import_callable(path: str) -> Callable[..., Any]:
@@ -43,6 +44,7 @@ class PublishFlumeEventsOperator(BaseOperator):
     :param event_id_field: field sent as header ``event_id_header``.
     :param sink_path_template: Flume ``hdfs.path`` for per-partition counts in the report.
     :param producer_factory: builds the Kafka producer from its config (see :class:`FlumeKafkaHook`).
+    :param kafka_timestamp: Kafka record timestamp: "producer" (the produce time, batched sends) or "event".
     """
 
     template_fields: Sequence[str] = (
@@ -85,9 +87,11 @@ class PublishFlumeEventsOperator(BaseOperator):
         delivery_timeout_s: float | None = None,
         producer_config: dict[str, Any] | None = None,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+        kafka_timestamp: str = "producer",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        check_kafka_timestamp(kafka_timestamp)
         if (producer_function is None) == (records is None):
             raise ValueError("give exactly one of producer_function or records")
         if producer_function is not None and not (
@@ -119,6 +123,7 @@ class PublishFlumeEventsOperator(BaseOperator):
         self.delivery_timeout_s = delivery_timeout_s
         self.producer_config = producer_config
         self.producer_factory = producer_factory
+        self.kafka_timestamp = kafka_timestamp
 
     def _records(self) -> Iterable[Any]:
         if self.producer_function is not None:
@@ -167,5 +172,6 @@ class PublishFlumeEventsOperator(BaseOperator):
             event_id_header=self.event_id_header,
             path_template=self._template(),
             dead_letter=self.dead_letter_path,
+            kafka_timestamp=self.kafka_timestamp,
         )
         return report.to_dict()

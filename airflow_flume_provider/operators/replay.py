@@ -7,6 +7,7 @@ stated: at-least-once, checkpoints and resume, counted duplicates, nothing dropp
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ from airflow_flume_provider.checkpoint import CheckpointStore, default_checkpoin
 from airflow_flume_provider.event_time import check_on_invalid
 from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
+from airflow_flume_provider.publish_report import check_kafka_timestamp
 from airflow_flume_provider.replay import ReplayRun, ReplaySpec, sink_from_flume_config, sink_from_template
 from airflow_flume_provider.sources import BAD_INPUT_POLICIES, source_conn_ids
 from airflow_flume_provider.timeutil import iso_ms, to_ms
@@ -68,6 +70,7 @@ _OPERATOR_ARGS = (
     "delivery_timeout_s",
     "producer_config",
     "producer_factory",
+    "kafka_timestamp",
 )
 
 
@@ -103,6 +106,7 @@ class ReplayFlumeEventsOperator(BaseOperator):
     :param producer_config: librdkafka overrides on top of the connection's extra.
     :param progress_interval_s: seconds between progress log lines.
     :param producer_factory: builds the Kafka producer from its config (see :class:`FlumeKafkaHook`).
+    :param kafka_timestamp: Kafka record timestamp: "producer" (the produce time, batched sends) or "event".
     """
 
     template_fields: Sequence[str] = (
@@ -160,10 +164,12 @@ class ReplayFlumeEventsOperator(BaseOperator):
         producer_config: dict[str, Any] | None = None,
         progress_interval_s: float = 5.0,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
+        kafka_timestamp: str = "producer",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         check_on_invalid(on_invalid)
+        check_kafka_timestamp(kafka_timestamp)
         if on_bad_input not in BAD_INPUT_POLICIES:
             raise ValueError(f"on_bad_input must be one of {BAD_INPUT_POLICIES} (got {on_bad_input!r})")
         if sink_path_template and flume_config_path:
@@ -255,7 +261,7 @@ class ReplayFlumeEventsOperator(BaseOperator):
             delivery_timeout_s=self.delivery_timeout_s,
             producer_factory=self.producer_factory,
         )
-        return ReplayRun(spec, hook.publish).run()
+        return ReplayRun(spec, functools.partial(hook.publish, kafka_timestamp=self.kafka_timestamp)).run()
 
 
 def source_uri(source: Any) -> Any:

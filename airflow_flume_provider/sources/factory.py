@@ -13,6 +13,7 @@ from airflow_flume_provider.sources.fs import FileSystem, HdfsClientArg
 from airflow_flume_provider.sources.jsonl import JsonLinesSource
 from airflow_flume_provider.sources.kafka_topic import KafkaTopicSource
 from airflow_flume_provider.sources.objstore import ObjectFsResolver
+from airflow_flume_provider.sources.parquet import ParquetSource
 
 FILE_FORMATS = ("jsonl", "avro", "parquet")
 
@@ -70,10 +71,10 @@ def open_source(
     Core code reads no Airflow connection: ``hdfs://`` sources read through ``hdfs_client`` (an HDFS client or a
     zero-argument factory, called only if an hdfs:// file is read) or ``fs``; other ``scheme://`` URIs
     (``file://``, ``memory://``...) through ``object_fs`` (``uri -> (fsspec filesystem, path)``, default fsspec's
-    own, see :mod:`.objstore`); Kafka sources consume with
-    ``kafka_base_config`` (the connection's librdkafka config, or a zero-argument factory of it). The
-    ``webhdfs_conn_id``/``kafka_conn_id`` arguments (and a dict spec's own) only name the connections in errors;
-    use :func:`source_conn_ids` to pick the connection the client and config come from.
+    own, see :mod:`.objstore`); Kafka sources consume with ``kafka_base_config`` (the connection's librdkafka
+    config, or a zero-argument factory of it). The ``webhdfs_conn_id``/``kafka_conn_id`` arguments (and a dict
+    spec's own) only name the connections in errors; use :func:`source_conn_ids` to pick the connection the
+    client and config come from.
     """
     spec = {"path": source} if isinstance(source, str) else dict(source)
     location = spec.get("path") or spec.get("topic")
@@ -86,20 +87,7 @@ def open_source(
     common: dict[str, Any] = {"on_bad_input": on_bad_input, "dead_letter": dead_letter, "resume": resume}
     if fmt in FILE_FORMATS:
         fs = fs or FileSystem(hdfs_client, conn_id=webhdfs_conn_id, object_fs=object_fs)
-    if fmt == "parquet":
-        from airflow_flume_provider.sources.parquet import ParquetSource
-
-        return ParquetSource(str(location), body_column=spec.get("body_column"), fs=fs, **common)
-    if fmt == "jsonl":
-        return JsonLinesSource(str(location), fs=fs, **common)
-    if fmt == "avro":
-        return AvroFileSource(
-            str(location),
-            body_format=spec.get("body_format", avro_body),
-            body_schema=spec.get("body_schema", avro_body_schema),
-            fs=fs,
-            **common,
-        )
+        return _file_source(fmt, str(location), spec, fs, common, avro_body, avro_body_schema)
     if fmt == "kafka":
         topic = str(location).removeprefix("kafka://").removeprefix("kafka:")
         if window_ms is None or window_ms[0] is None or window_ms[1] is None:
@@ -115,3 +103,26 @@ def open_source(
             **common,
         )
     raise ValueError(f"unknown source format {fmt!r} (expected jsonl, avro, parquet or kafka)")
+
+
+def _file_source(
+    fmt: str,
+    location: str,
+    spec: Mapping[str, Any],
+    fs: FileSystem,
+    common: dict[str, Any],
+    avro_body: str,
+    avro_body_schema: dict[str, Any] | None,
+) -> Reader:
+    """The reader of a file format (``jsonl``, ``avro``, ``parquet``) over ``fs``."""
+    if fmt == "parquet":
+        return ParquetSource(location, body_column=spec.get("body_column"), fs=fs, **common)
+    if fmt == "avro":
+        return AvroFileSource(
+            location,
+            body_format=spec.get("body_format", avro_body),
+            body_schema=spec.get("body_schema", avro_body_schema),
+            fs=fs,
+            **common,
+        )
+    return JsonLinesSource(location, fs=fs, **common)

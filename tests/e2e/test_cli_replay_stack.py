@@ -28,6 +28,7 @@ from airflow_flume_provider.hdfs_client import HdfsClient
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).with_name("airflow-flume"))
+WEBHDFS = stackctl.WEBHDFS_URL.replace("://", f"://{stackctl.HDFS_USER}@")
 
 
 def run_in_pty(argv: list[str]) -> tuple[int, str]:
@@ -80,6 +81,13 @@ def test_cli_replay_jsonl_through_real_flume_with_a_progress_bar(stack: Any, tmp
         assert f"{path}  {n:>12,}" in text  # the manifest table
     check_days(stack, events, manifest, tag, "/flume/events")  # what Flume wrote: every event in its day
     assert Counter(day_path("/flume/events", e["time"]) for e in events) == Counter(manifest["partitions"])
+    status = subprocess.run(  # the manifest drives the sensor's count check
+        [CLI, "partition-status", "--flume-conf", str(stack.flume_conf), "--agent", stack.agent, "--sink", "k_events",
+         "--date", f"{start:%Y-%m-%d}", "--checks", "exists,no_in_use,count", "--manifest", str(manifest_path),
+         "--webhdfs", WEBHDFS],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert status.returncode == 0 and "READY" in status.stdout, status.stdout + status.stderr
 
     rc, again = run_in_pty(argv)  # completed checkpoint: the stored manifest, nothing sent again
     assert rc == 0, again[-3000:]
@@ -94,11 +102,10 @@ def test_cli_replay_dry_run_of_an_hdfs_file_through_webhdfs_in_plain_logs(stack:
     events = make_events(start, tag, per_day=50)
     with HdfsClient([stackctl.WEBHDFS_URL], user=stackctl.HDFS_USER) as client:
         client.create(f"/replay-input/{tag}/e.jsonl", "".join(json.dumps(e) + "\n" for e in events).encode())
-    webhdfs = stackctl.WEBHDFS_URL.replace("://", f"://{stackctl.HDFS_USER}@")
     proc = subprocess.run(
         [CLI, "replay", f"hdfs://{stack.namenode}/replay-input/{tag}/e.jsonl", "--topic", "flume-events",
          "--time-field", "time", "--flume-conf", str(stack.flume_conf), "--agent", stack.agent, "--sink", "k_events",
-         "--webhdfs", webhdfs, "--dry-run", "--manifest", str(tmp_path / "m.json")],
+         "--webhdfs", WEBHDFS, "--dry-run", "--manifest", str(tmp_path / "m.json")],
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

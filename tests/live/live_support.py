@@ -91,6 +91,29 @@ class LiveAirflow:
         return "\n".join(p.read_text(errors="replace") for p in sorted(folder.rglob("*.log.trigger.*.log")))
 
 
+def log_size(path: Path) -> int:
+    """The current size of a log file: where a test's window of it starts."""
+    return path.stat().st_size if path.exists() else 0
+
+
+def log_from(path: Path, offset: int) -> str:
+    """What a process wrote to its log since `offset` (from log_size)."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return fh.read().decode(errors="replace")
+
+
+def task_log_records(live: LiveAirflow, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """Every JSON record of every task log of a run (worker and trigger logs), each with its file as "_file"."""
+    folder = live.task_logs / f"dag_id={dag_id}" / f"run_id={run_id}"
+    records = []
+    for path in sorted(folder.rglob("*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                records.append({**json.loads(line), "_file": str(path.relative_to(folder))})
+    return records
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 2.0) -> Any:
     """Poll until predicate() is truthy and return it; fail the test naming `what` on timeout."""
     deadline = time.monotonic() + timeout

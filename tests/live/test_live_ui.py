@@ -55,3 +55,18 @@ def test_ui_shows_the_finished_run_in_grid_and_graph_and_the_sensor_log(
         log_text = browser.open(_run_page(dag_id, run_id, suffix), expect=("not ready:", "ready:", "quiet"))
         browser.screenshot(shots / f"{dag_id}-sensor-log.png")
     assert "in-use file" in log_text or "quiet for" in log_text, log_text[-3000:]
+
+
+def test_no_secret_in_any_log(live: LiveAirflow) -> None:
+    """After the runs and the browser sessions: neither the deployment's JWT secret nor an API token issued
+    by it appears in a process log or a task log."""
+    secrets = {"JWT secret": airflowctl.jwt_secret(), "API token": live.token}
+    logs = sorted(p for p in airflowctl.LOGS.rglob("*.log") if p.is_file())
+    assert len(logs) > 10, logs  # the process logs and the task logs of the runs above
+    found = [
+        f"{what} in {p}"
+        for p in logs
+        for what, value in secrets.items()
+        if value in p.read_text(errors="replace")
+    ]
+    assert not found, found

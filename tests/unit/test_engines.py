@@ -68,26 +68,32 @@ def test_other_errors_propagate_unchanged_and_the_given_report_holds_the_counts(
     assert report.read == 2 and report.acknowledged == 2 and report.partitions == {"/e/2005": 2}
 
 
-def test_rejected_by_producer_is_dead_lettered_with_skip(tmp_path: Path) -> None:
-    class Rejecting(FakeProducer):
-        def produce(self, topic: str, value: bytes, key: Any = None, timestamp: int = 0, **_: Any) -> None:
-            if b"big" in value:
-                raise ValueError("Message size too large")
-            super().produce(topic, value, key, timestamp)
+@pytest.mark.parametrize("kafka_timestamp", ["producer", "event"])  # produce_batch / produce()
+def test_rejected_by_producer_is_dead_lettered_with_skip(tmp_path: Path, kafka_timestamp: str) -> None:
+    def too_large(value: bytes) -> str | None:
+        return "MSG_SIZE_TOO_LARGE" if b"big" in value else None
 
     dl = tmp_path / "dl.jsonl"
-    publisher = Publisher(
-        PublishSpec(topic="t", event_time="ts", on_invalid="skip", dead_letter=dl, path_template="/e/%Y")
-    )
-    producer = Rejecting(publisher.producer_config({}))
-    report = publisher.run([{"ts": T0, "x": "big"}, {"ts": T0}], producer, timeout_ms=1000)
-    assert report.dead_lettered == 1 and report.acknowledged == 1 and report.partitions == {"/e/2005": 1}
+    recs = [{"ts": T0}, {"ts": T0, "x": "big"}, {"ts": T0}]
+    spec = {"topic": "t", "event_time": "ts", "path_template": "/e/%Y", "kafka_timestamp": kafka_timestamp}
+    publisher = Publisher(PublishSpec(**spec, on_invalid="skip", dead_letter=dl))
+    producer = FakeProducer(publisher.producer_config({}), reject=too_large)
+    report = publisher.run(recs, producer, timeout_ms=1000)
+    assert (report.read, report.produced, report.acknowledged, report.dead_lettered) == (3, 2, 2, 1)
+    assert report.partitions == {"/e/2005": 2} and len(producer.delivered) == 2
     entry = DeadLetterWriter.read(dl)[0]
-    assert entry["position"] == "record 1" and "rejected by producer" in entry["reason"]
-    assert json.loads(entry["body"])["x"] == "big"
-    publisher = Publisher(PublishSpec(topic="t", event_time="ts"))
-    with pytest.raises(InvalidRecordError, match="record 1: rejected by the Kafka producer"):
-        publisher.run([{"ts": T0, "x": "big"}], Rejecting(publisher.producer_config({})), timeout_ms=1000)
+    assert entry["position"] == "record 2" and "rejected by producer" in entry["reason"]
+    assert "MSG_SIZE_TOO_LARGE" in entry["reason"] and json.loads(entry["body"])["x"] == "big"
+    # with "fail" the record is named; what was handed over with it is still delivered and counted
+    report = PublishReport(topic="t")
+    publisher = Publisher(PublishSpec(**spec, report=report))
+    producer = FakeProducer(publisher.producer_config({}), reject=too_large)
+    with pytest.raises(
+        InvalidRecordError, match=r"record 2: rejected by the Kafka producer: .*MSG_SIZE_TOO_LARGE"
+    ):
+        publisher.run(recs, producer, timeout_ms=1000)
+    sent = 2 if kafka_timestamp == "producer" else 1  # produce() stops at the record; a batch holds all three
+    assert report.produced == report.acknowledged == len(producer.delivered) == sent
 
 
 def test_checkpoint_store_round_trip_identity_and_failure(tmp_path: Path) -> None:

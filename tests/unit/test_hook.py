@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -79,8 +80,25 @@ class _TopicMeta:
     partitions: ClassVar[dict[int, None]] = {0: None}
 
 
+class FakeKafkaException(Exception):
+    """Stands in for confluent_kafka.KafkaException (what ``produce()`` raises for a refused message)."""
+
+
+def event_ms(msg: FakeMessage) -> int:
+    """The event time of a produced message: its envelope's ``timestamp`` header."""
+    return int(decode_event(msg.value()).headers["timestamp"])
+
+
 class FakeProducer:
-    """Queues messages; poll/flush deliver them, failing those for which ``fail(msg)`` returns an error name."""
+    """Queues messages; poll/flush deliver them, failing those for which ``fail(msg)`` returns an error name.
+
+    ``produce_batch`` behaves as confluent-kafka 2.16.1's (src/confluent_kafka/src/Producer.c over librdkafka's
+    ``rd_kafka_produce_batch``): every entry is checked first (a ``timestamp`` raises NotImplementedError,
+    nothing queued); an entry not enqueued gets ``_error`` and no delivery report; a full queue fails that
+    entry and every later one (``_QUEUE_FULL``); the return value is the number enqueued. Queued messages
+    get record timestamp 0 (= the produce time). ``reject(value)`` names the error of a message the producer
+    refuses before queuing (e.g. MSG_SIZE_TOO_LARGE): ``produce()`` raises it, ``produce_batch`` marks it.
+    """
 
     instances: ClassVar[list[FakeProducer]] = []
 
@@ -94,8 +112,11 @@ class FakeProducer:
         unreachable: bool = False,
         stuck: bool = False,
         reports_successes: bool = False,
+        reject: Callable[[bytes], str | None] = lambda v: None,
     ) -> None:
         self.config = config
+        self.reject = reject
+        self.batch_calls = 0
         self.reports_successes = reports_successes
         self.fail = fail
         self.queue_limit = queue_limit
@@ -112,7 +133,26 @@ class FakeProducer:
         if len(self.queue) >= self.queue_limit:
             self.buffer_errors += 1
             raise BufferError("Local: Queue full")
+        refused = self.reject(value)
+        if refused:
+            raise FakeKafkaException(f"KafkaError{{code={refused}}}")
         self.queue.append(FakeMessage(topic, value, key, timestamp))
+
+    def produce_batch(self, topic: str, messages: list[dict[str, Any]], **_: Any) -> int:
+        self.batch_calls += 1
+        if any(m.get("timestamp") is not None for m in messages):
+            raise NotImplementedError("Message timestamps are not currently supported in batch mode")
+        good, full = 0, False
+        for m in messages:
+            full = full or len(self.queue) >= self.queue_limit
+            refused = "_QUEUE_FULL" if full else self.reject(m["value"])
+            if refused:
+                self.buffer_errors += refused == "_QUEUE_FULL"
+                m["_error"] = FakeError(refused)
+                continue
+            self.queue.append(FakeMessage(topic, m["value"], m.get("key"), 0))
+            good += 1
+        return good
 
     def poll(self, timeout: float = 0) -> int:
         if self.stuck:
@@ -175,17 +215,83 @@ def records(n: int, start: int = T0, step: int = 1000) -> list[dict[str, Any]]:
     return [{"id": f"e{i}", "ts": start + i * step, "v": i} for i in range(n)]
 
 
-def test_envelope_timestamp_header_kafka_timestamp_key_and_body(kafka_conn: str) -> None:
+@pytest.mark.parametrize(
+    ("kafka_timestamp", "send_mode", "record_ts"),
+    [("producer", "produce_batch", [0, 0]), ("event", "produce", [T0 + DAY - 1, T0 + DAY])],
+)
+def test_envelope_timestamp_header_kafka_timestamp_key_and_body(
+    kafka_conn: str, kafka_timestamp: str, send_mode: str, record_ts: list[int]
+) -> None:
     hook, made = make_hook(kafka_conn)
     recs = [{"id": "a", "ts": "2005-03-04T23:59:59.999Z"}, {"id": "b", "ts": "2005-03-05T00:00:00.000Z"}]
-    report = hook.publish(recs, topic="t", event_time="ts", key="id", headers={"replay": "true"})
+    report = hook.publish(
+        recs,
+        topic="t",
+        event_time="ts",
+        key="id",
+        headers={"replay": "true"},
+        kafka_timestamp=kafka_timestamp,
+    )
     msgs = made[0].delivered
-    assert [m.timestamp()[1] for m in msgs] == [T0 + DAY - 1, T0 + DAY]
+    # the record timestamp: 0 = librdkafka stamps the produce time (default); the event time only on request
+    assert [m.timestamp()[1] for m in msgs] == record_ts
+    assert (made[0].batch_calls > 0) == (send_mode == "produce_batch")
+    assert (report.send_mode, report.kafka_timestamp) == (send_mode, kafka_timestamp)
     assert [m.key() for m in msgs] == ["a", "b"]
     ev = decode_event(msgs[0].value())
     assert ev.headers == {"replay": "true", "timestamp": str(T0 + DAY - 1)}
     assert json.loads(ev.body) == recs[0]
     assert report.produced == report.acknowledged == 2 and report.failed == 0
+
+
+def test_kafka_timestamp_is_checked_before_anything_is_sent(kafka_conn: str) -> None:
+    hook, made = make_hook(kafka_conn)
+    with pytest.raises(
+        ValueError, match=r"kafka_timestamp must be one of \('producer', 'event'\) \(got 'now'\)"
+    ):
+        hook.publish(records(1), topic="t", event_time="ts", kafka_timestamp="now")
+    assert not made
+
+
+class ProduceOnlyProducer(FakeProducer):
+    """A producer without ``produce_batch`` (e.g. a user's producer_factory): ``produce()`` per message."""
+
+    produce_batch = None  # type: ignore[assignment]
+
+
+def test_producer_without_produce_batch_sends_one_by_one_without_record_timestamp(kafka_conn: str) -> None:
+    made: list[FakeProducer] = []
+    hook = FlumeKafkaHook(
+        kafka_conn, producer_factory=lambda c: made.append(ProduceOnlyProducer(c)) or made[-1]
+    )
+    report = hook.publish(records(2500), topic="t", event_time="ts", path_template="/f/%Y")
+    assert (
+        report.send_mode == "produce"
+        and report.acknowledged == 2500
+        and report.partitions == {"/f/2005": 2500}
+    )
+    assert {m.timestamp()[1] for m in made[0].delivered} == {0}
+
+
+@pytest.mark.parametrize("kafka_timestamp", ["producer", "event"])
+def test_retention_warning_only_when_record_timestamps_are_event_times(
+    kafka_conn: str, monkeypatch: pytest.MonkeyPatch, kafka_timestamp: str
+) -> None:
+    from airflow_flume_provider import topic_checks
+
+    calls: list[int | None] = []
+
+    def warn(topic: str, config: Any, start_ms: int | None, name: str) -> str:
+        calls.append(start_ms)
+        return "retention may delete these events"
+
+    monkeypatch.setattr(topic_checks, "retention_warning", warn)
+    hook, _ = make_hook(kafka_conn)
+    report = hook.publish(
+        records(1), topic="t", event_time="ts", window_ms=(T0, T0 + DAY), kafka_timestamp=kafka_timestamp
+    )
+    expected = [T0] if kafka_timestamp == "event" else []
+    assert calls == expected and report.warnings == ["retention may delete these events"] * len(expected)
 
 
 def test_source_record_body_is_kept_byte_for_byte(kafka_conn: str) -> None:
@@ -213,7 +319,7 @@ def test_buffer_error_polls_and_retries(kafka_conn: str) -> None:
 
 
 def test_delivery_failure_raises_with_counts_never_success(kafka_conn: str) -> None:
-    hook, _ = make_hook(kafka_conn, fail=lambda m: "_MSG_TIMED_OUT" if m.timestamp()[1] % 2000 == 0 else None)
+    hook, _ = make_hook(kafka_conn, fail=lambda m: "_MSG_TIMED_OUT" if event_ms(m) % 2000 == 0 else None)
     with pytest.raises(FlumePublishError) as info:
         hook.publish(records(10), topic="t", event_time="ts", path_template="/f/%Y-%m-%d")
     rep = info.value.report
@@ -331,12 +437,46 @@ def test_checkpoint_called_only_when_everything_before_is_acked(kafka_conn: str)
     assert seen[-1] == (25, 25, 24)
 
 
-def test_stops_at_first_delivery_error(kafka_conn: str) -> None:
+@pytest.mark.parametrize("kafka_timestamp", ["producer", "event"])
+def test_stops_at_first_delivery_error(kafka_conn: str, kafka_timestamp: str) -> None:
     hook, _made = make_hook(kafka_conn, fail=lambda m: "_MSG_TIMED_OUT")
     with pytest.raises(FlumePublishError, match="stopped at the first delivery error") as info:
-        hook.publish(records(5000), topic="t", event_time="ts")
+        hook.publish(records(5000), topic="t", event_time="ts", kafka_timestamp=kafka_timestamp)
     # stopped after the first poll (1000 messages) instead of sending all 5000 into a failing broker
     assert info.value.report.produced == 1000 and info.value.report.failed == 1000
+
+
+def test_full_queue_in_a_batch_is_waited_out_in_order(kafka_conn: str) -> None:
+    hook, made = make_hook(kafka_conn, queue_limit=7)
+    report = hook.publish(records(2500), topic="t", event_time="ts", path_template="/f/%Y")
+    assert made[0].buffer_errors > 0 and made[0].batch_calls > 3
+    assert [json.loads(decode_event(m.value()).body)["v"] for m in made[0].delivered] == list(range(2500))
+    assert report.acknowledged == 2500 and report.partitions == {"/f/2005": 2500}
+
+
+class BufferErrorOnce(FakeProducer):
+    """``produce_batch`` raising BufferError (as its docstring allows) once, before queuing anything."""
+
+    raised = False
+
+    def produce_batch(self, topic: str, messages: list[dict[str, Any]], **kwargs: Any) -> int:
+        if not self.raised:
+            self.raised = True
+            raise BufferError("Local: Queue full")
+        return super().produce_batch(topic, messages, **kwargs)
+
+
+def test_buffer_error_from_produce_batch_is_retried(kafka_conn: str) -> None:
+    hook = FlumeKafkaHook(kafka_conn, producer_factory=lambda c: BufferErrorOnce(c))
+    assert hook.publish(records(10), topic="t", event_time="ts").acknowledged == 10
+
+
+def test_rate_limit_paces_small_batches(kafka_conn: str) -> None:
+    hook, made = make_hook(kafka_conn)
+    t0 = time.monotonic()
+    report = hook.publish(records(300), topic="t", event_time="ts", rate_limit=1000)
+    # 300 events at 1000/s: about 0.3 s, sent in batches of 50 (1/20 s of budget each), not one batch of 300
+    assert time.monotonic() - t0 >= 0.25 and made[0].batch_calls == 6 and report.acknowledged == 300
 
 
 def test_defaults_connection_overrides_and_timeout(kafka_conn: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -403,15 +543,18 @@ class LenlessProducer(FakeProducer):
     __len__ = None  # type: ignore[assignment]
 
 
+@pytest.mark.parametrize("kafka_timestamp", ["producer", "event"])
 @pytest.mark.parametrize("mode", ["only_error", "reports_successes", "no_len"])
-def test_acknowledged_count_is_exact_in_every_reporting_mode(kafka_conn: str, mode: str) -> None:
+def test_acknowledged_count_is_exact_in_every_reporting_mode(
+    kafka_conn: str, mode: str, kafka_timestamp: str
+) -> None:
     made: list[FakeProducer] = []
 
     def factory(config: dict[str, Any]) -> FakeProducer:
         cls = LenlessProducer if mode == "no_len" else FakeProducer
         p = cls(
             config,
-            fail=lambda m: "MSG_SIZE_TOO_LARGE" if m.timestamp()[1] % 7000 == 0 else None,
+            fail=lambda m: "MSG_SIZE_TOO_LARGE" if event_ms(m) % 7000 == 0 else None,
             reports_successes=mode != "only_error",
         )
         made.append(p)
@@ -431,6 +574,7 @@ def test_acknowledged_count_is_exact_in_every_reporting_mode(kafka_conn: str, mo
             path_template="/f/%Y-%m-%d",
             checkpoint=checkpoint,
             checkpoint_every=10,
+            kafka_timestamp=kafka_timestamp,
         )
     assert made[0].config["delivery.report.only.error"] is True
     rep = info.value.report
@@ -438,7 +582,12 @@ def test_acknowledged_count_is_exact_in_every_reporting_mode(kafka_conn: str, mo
     assert rep.partitions == {"/f/2005-03-04": 8}
     assert seen == []
     report = hook.publish(
-        records(20, start=T0 + 1), topic="t", event_time="ts", checkpoint=checkpoint, checkpoint_every=10
+        records(20, start=T0 + 1),
+        topic="t",
+        event_time="ts",
+        checkpoint=checkpoint,
+        checkpoint_every=10,
+        kafka_timestamp=kafka_timestamp,
     )
     assert (report.produced, report.acknowledged, report.failed) == (20, 20, 0)
     assert seen == [(10, 10), (20, 20), (20, 20)]
@@ -506,3 +655,39 @@ def test_rounding_sink_poison_pill_at_epoch_zero_follows_on_invalid(kafka_conn: 
     # a sink that does not round files epoch 0 fine: it stays valid there
     hook, made = make_hook(kafka_conn)
     assert hook.publish(recs, topic="t", event_time="ts", path_template="/t/%Y-%m-%d").acknowledged == 2
+
+
+@pytest.mark.parametrize("kafka_timestamp", ["producer", "event"])
+def test_operators_pass_kafka_timestamp_through(
+    kafka_conn: str, tmp_path: Path, kafka_timestamp: str
+) -> None:
+    from airflow_flume_provider.operators.publish import PublishFlumeEventsOperator
+    from airflow_flume_provider.operators.replay import ReplayFlumeEventsOperator
+
+    made: list[FakeProducer] = []
+
+    def factory(config: dict[str, Any]) -> FakeProducer:
+        made.append(FakeProducer(config))
+        return made[-1]
+
+    common = {"topic": "t", "kafka_conn_id": kafka_conn, "producer_factory": factory}
+    report = PublishFlumeEventsOperator(
+        task_id="p", records=records(3), event_time_field="ts", kafka_timestamp=kafka_timestamp, **common
+    ).execute({})
+    src = tmp_path / "e.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records(3)))
+    manifest = ReplayFlumeEventsOperator(
+        task_id="r",
+        source=str(src),
+        start=T0,
+        end=T0 + DAY,
+        event_time_field="ts",
+        checkpoint_dir=str(tmp_path / "cp"),
+        kafka_timestamp=kafka_timestamp,
+        **common,
+    ).execute({"run_id": "r1"})
+    assert report["kafka_timestamp"] == kafka_timestamp and manifest["totals"]["acknowledged"] == 3
+    expected = [r["ts"] for r in records(3)] if kafka_timestamp == "event" else [0, 0, 0]
+    assert [[m.timestamp()[1] for m in p.delivered] for p in made] == [expected, expected]
+    with pytest.raises(ValueError, match="kafka_timestamp must be one of"):
+        ReplayFlumeEventsOperator(task_id="x", source="x", topic="t", kafka_timestamp="log_append")

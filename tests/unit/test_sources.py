@@ -238,7 +238,7 @@ def test_format_detection_and_factory(tmp_path: Path) -> None:
     assert detect_format("hdfs://nn/x.avro") == "avro"
     assert detect_format("kafka://raw") == "kafka"
     with pytest.raises(ValueError, match="cannot tell"):
-        detect_format("x.parquet")
+        detect_format("x.orc")
     with pytest.raises(ValueError, match="window"):
         open_source("kafka://raw")
     with pytest.raises(ValueError, match="dead-letter"):

@@ -25,7 +25,13 @@ from airflow_flume_provider.event_time import EventTimeResolver
 from airflow_flume_provider.hooks.flume_kafka import FlumePublishError
 from airflow_flume_provider.manifest import expected_counts
 from airflow_flume_provider.operators.replay import ReplayFlumeEventsOperator
-from airflow_flume_provider.sources import BadInputError, FileSystem, detect_format, open_source
+from airflow_flume_provider.sources import (
+    BadInputError,
+    FileSystem,
+    avro_json_body,
+    detect_format,
+    open_source,
+)
 from airflow_flume_provider.sources.fs import RangedHdfsFile
 from airflow_flume_provider.sources.parquet import ParquetSource
 
@@ -71,7 +77,9 @@ def test_row_groups_nulls_positions_tokens_and_json_conventions(tmp_path: Path) 
     table = pa.table(
         {
             "id": ["a", None, "c", "d", "e"],
-            "amount": pa.array([decimal.Decimal("1.50"), None] + [decimal.Decimal("2")] * 3, pa.decimal128(6, 2)),
+            "amount": pa.array(
+                [decimal.Decimal("1.50"), None] + [decimal.Decimal("2")] * 3, pa.decimal128(6, 2)
+            ),
             "raw": [b"\xff\x00", None, b"x", b"y", b"z"],
             "day": pa.array([dt.date(2003, 1, 1)] * 5, pa.date32()),
             "wait": pa.array([1500, None, 0, 0, 0], pa.duration("ms")),
@@ -90,8 +98,12 @@ def test_row_groups_nulls_positions_tokens_and_json_conventions(tmp_path: Path) 
         "id": "a", "amount": "1.50", "raw": "\u00ff\u0000", "day": "2003-01-01", "wait": 1500,
         "tags": ["p", "q"], "ctx": {"k": 1},
     }  # fmt: skip
-    assert recs[1].body == b'{"id":null,"amount":null,"raw":null,"day":"2003-01-01","wait":null,"tags":null,"ctx":null}'
+    assert (
+        recs[1].body
+        == b'{"id":null,"amount":null,"raw":null,"day":"2003-01-01","wait":null,"tags":null,"ctx":null}'
+    )
     assert recs[1].value["id"] is None
+    assert all(r.body == avro_json_body(r.value) for r in recs)  # the Avro source's JSON conventions
 
 
 @pytest.mark.parametrize(
@@ -247,7 +259,9 @@ def test_without_pyarrow_the_error_names_the_extra(tmp_path: Path, monkeypatch: 
 def days(broker: Broker) -> Counter[str]:
     out: Counter[str] = Counter()
     for m in broker.log:
-        out[f"/flume/events/2003-01-0{1 + (int(decode_event(m.value()).headers['timestamp']) - T0) // DAY}"] += 1
+        out[
+            f"/flume/events/2003-01-0{1 + (int(decode_event(m.value()).headers['timestamp']) - T0) // DAY}"
+        ] += 1
     return out
 
 
@@ -283,7 +297,19 @@ def test_operator_accepts_object_storage_paths(tmp_path: Path) -> None:
     assert task.source == f"file://{src}"
     manifest = task.execute(ctx())
     assert manifest["totals"]["acknowledged"] == 50 and manifest["sources"] == [f"file://{src}"]
-    with pytest.raises(ValueError, match="source: ObjectStoragePath .* bound to connection 'aws_default'"):
+    with pytest.raises(ValueError, match=r"source: ObjectStoragePath .* bound to connection 'aws_default'"):
         ReplayFlumeEventsOperator(
             task_id="t", source=ObjectStoragePath("s3://aws_default@bucket/x.parquet"), topic="flume"
         )
+
+
+def test_row_not_encodable_as_json_is_bad_input(tmp_path: Path) -> None:
+    nested = pa.array([{"wait": 5}, {"wait": None}], pa.struct([("wait", pa.duration("s"))]))
+    src = write(tmp_path / "n.parquet", pa.table({"id": ["a", "b"], "ctx": nested}), 10)
+    with pytest.raises(
+        BadInputError, match=r"n\.parquet:rowgroup0:row0: row not encodable as JSON: .*timedelta"
+    ):
+        list(open_source(str(src)))
+    dead = DeadLetterWriter(tmp_path / "dead.jsonl")
+    reader = open_source(str(src), on_bad_input="skip", dead_letter=dead)
+    assert [r.body for r in reader] == [b'{"id":"b","ctx":{"wait":null}}'] and reader.bad_input == 1
