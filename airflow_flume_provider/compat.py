@@ -5,7 +5,8 @@ feature a newer Airflow added is detected here at run time (never from a version
 the older Airflows get:
 
 - Names that moved (``BaseHook``, ``conf``, the exceptions, ``ObjectStoragePath``: in ``airflow.sdk``
-  only in newer versions) are imported with a fallback where they are used.
+  only in newer versions) are imported with a fallback where they are used; the example DAGs take
+  ``AirflowSkipException`` from here.
 - Partition keys on asset events (``OutletEventAccessor.add_partitions``, 3.3): without them the gate and
   the audit put the key in the event's ``extra`` (partition_assets.announce), and a consumer DAG is scheduled
   on the plain asset instead of ``PartitionedAssetTimetable`` (:func:`partitioned_asset_schedule`).
@@ -22,7 +23,12 @@ from typing import Any
 
 from airflow.sdk.execution_time.context import OutletEventAccessor
 
-__all__ = ["airflow_logs_to_stderr", "has_partition_keys", "partitioned_asset_schedule"]
+try:  # Airflow >= 3.2: the task runner catches the SDK's
+    from airflow.sdk.exceptions import AirflowSkipException
+except ImportError:  # Airflow 3.0 and 3.1
+    from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef,attr-defined]
+
+__all__ = ["AirflowSkipException", "airflow_logs_to_stderr", "has_partition_keys", "partitioned_asset_schedule"]
 
 
 def has_partition_keys() -> bool:

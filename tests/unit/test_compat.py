@@ -54,6 +54,35 @@ def test_daily_consumer_is_scheduled_on_its_asset() -> None:
     assert type(timetable).__name__ == want
 
 
+def test_gate_skips_with_the_exception_this_task_runner_catches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3.0's task runner catches ``airflow.exceptions.AirflowSkipException`` (3.0's SDK has none);
+    on newer Airflow that name is the SDK's class."""
+    import contextlib
+    import importlib.util
+
+    import airflow.exceptions
+
+    from airflow_flume_provider import partition_assets
+    from airflow_flume_provider.hooks import flume_hdfs
+
+    spec = importlib.util.spec_from_file_location("gate_dag", DAGS / "flume_partition_gate.py")
+    gate = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(gate)  # type: ignore[union-attr]
+
+    class Hook:
+        def __init__(self, conn_id: str) -> None:
+            pass
+
+        def get_client(self) -> contextlib.nullcontext[None]:
+            return contextlib.nullcontext()
+
+    monkeypatch.setattr(flume_hdfs, "FlumeHdfsHook", Hook)
+    monkeypatch.setattr(partition_assets, "announce_ready", lambda *a, **k: [])  # already announced
+    report = {"files": 1, "bytes": 2, "event_count": 3, "newest_mtime": 4, "checks": [], "paths": ["/flume/events/x"]}
+    with pytest.raises(airflow.exceptions.AirflowSkipException, match="already announced"):
+        gate.announce_partition.function(report)
+
+
 def test_announce_with_the_real_outlet_accessor() -> None:
     """Airflow >= 3.3 keys the event (``add_partitions``); older ones get the key in ``extra``."""
     context = {"outlet_events": OutletEventAccessors()}
