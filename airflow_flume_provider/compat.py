@@ -10,15 +10,15 @@ the older Airflows get:
 - Partition keys on asset events (``OutletEventAccessor.add_partitions``, 3.3): without them the gate and
   the audit put the key in the event's ``extra`` (partition_assets.announce), and a consumer DAG is scheduled
   on the plain asset instead of ``PartitionedAssetTimetable`` (:func:`partitioned_asset_schedule`).
+- An ``ObjectStoragePath``'s connection: ``conn_id``, or 3.0's ``storage_options`` (:func:`storage_conn_id`).
 - ``task_state_store`` (3.3) is looked up in the task context (sensors/reschedule_state.py).
-- Airflow 3.0 logs at INFO to stdout ("Connection Retrieved ..."): :func:`airflow_logs_to_stderr` keeps the
-  CLI's stdout for its own output (``--json``).
+- Airflow 3.0 logs "Connection Retrieved ..." at INFO to stdout, before the CLI's ``--json`` output:
+  :func:`quiet_connection_log` keeps it at DEBUG's level as 3.1+ do.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 from airflow.sdk.execution_time.context import OutletEventAccessor
@@ -28,7 +28,7 @@ try:  # Airflow >= 3.2: the task runner catches the SDK's
 except ImportError:  # Airflow 3.0 and 3.1
     from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef,attr-defined]
 
-__all__ = ["AirflowSkipException", "airflow_logs_to_stderr", "has_partition_keys", "partitioned_asset_schedule"]
+__all__ = ["AirflowSkipException", "has_partition_keys", "partitioned_asset_schedule", "quiet_connection_log", "storage_conn_id"]
 
 
 def has_partition_keys() -> bool:
@@ -51,26 +51,22 @@ def partitioned_asset_schedule(asset: Any) -> Any:
     return [asset]
 
 
-def airflow_logs_to_stderr() -> None:
-    """Point the logging handlers that write to stdout at stderr, so stdout carries only a command's output.
+def storage_conn_id(path: Any) -> str | None:
+    """The Airflow connection an ``ObjectStoragePath`` is bound to (``s3://aws_default@bucket/...``), else None.
 
-    Airflow 3.0's logging config sends its console handler to stdout, and its ``BaseHook.get_connection``
-    logs "Connection Retrieved" at INFO there: that line would come before ``--json`` output. Call it after
-    Airflow is imported (its logging is configured on import).
+    Newer Airflows give it as ``conn_id``; Airflow 3.0 keeps it only in ``storage_options["conn_id"]``.
     """
-    loggers = [logging.getLogger()]
-    loggers += [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
-    for logger in loggers:
-        for handler in list(logger.handlers):
-            if not isinstance(handler, logging.StreamHandler):
-                continue
-            if getattr(handler, "stream", None) not in (sys.stdout, sys.__stdout__):
-                continue
-            # A new handler: Airflow 3.0's RedirectStdHandler has a read-only ``stream``.
-            moved = logging.StreamHandler(sys.stderr)
-            moved.setLevel(handler.level)
-            moved.setFormatter(handler.formatter)
-            for f in handler.filters:  # the secrets masker among them
-                moved.addFilter(f)
-            logger.removeHandler(handler)
-            logger.addHandler(moved)
+    options = getattr(path, "storage_options", None) or {}
+    return getattr(path, "conn_id", None) or options.get("conn_id") or None
+
+
+def quiet_connection_log() -> None:
+    """Log Airflow 3.0's "Connection Retrieved" line at DEBUG's level, as Airflow >= 3.1 does.
+
+    Airflow 3.0's ``BaseHook.get_connection`` logs it at INFO through its console handler, which writes to
+    stdout: the line would come before the CLI's ``--json`` output. Only that logger (``airflow.hooks.base``,
+    which newer Airflows no longer use) is raised to WARNING, and only when nobody set its level.
+    """
+    logger = logging.getLogger("airflow.hooks.base")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)

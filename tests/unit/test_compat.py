@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import logging
-import sys
 from pathlib import Path
 
 import pytest
@@ -94,17 +92,19 @@ def test_announce_with_the_real_outlet_accessor() -> None:
         assert accessor.partition_keys == {"2019-08-01"}
 
 
-def test_airflow_logs_to_stderr_moves_stdout_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
-    out, err = io.StringIO(), io.StringIO()
-    monkeypatch.setattr(sys, "stdout", out)
-    monkeypatch.setattr(sys, "stderr", err)
-    logger = logging.getLogger("test_compat.console")
-    monkeypatch.setattr(logger, "propagate", False)
-    monkeypatch.setattr(logger, "handlers", [logging.StreamHandler(out)])  # as Airflow 3.0's console handler
-    logger.setLevel(logging.INFO)
-    logger.handlers[0].addFilter(secret := logging.Filter("test_compat"))
-    compat.airflow_logs_to_stderr()
-    logger.info("Connection Retrieved 'x'")
-    assert out.getvalue() == "" and err.getvalue() == "Connection Retrieved 'x'\n"
-    (moved,) = logger.handlers
-    assert moved.filters == [secret]  # filters (the secrets masker) are kept
+def test_storage_conn_id_of_object_storage_paths() -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    assert compat.storage_conn_id(ObjectStoragePath("s3://aws_default@bucket/x.parquet")) == "aws_default"
+    assert compat.storage_conn_id(ObjectStoragePath("file:///data/x.parquet")) is None
+    assert compat.storage_conn_id("/data/x.parquet") is None
+
+
+def test_connection_log_is_quiet_unless_its_level_was_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    logger = logging.getLogger("airflow.hooks.base")  # Airflow 3.0's BaseHook logs "Connection Retrieved" here
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    compat.quiet_connection_log()
+    assert not logger.isEnabledFor(logging.INFO) and logger.isEnabledFor(logging.WARNING)
+    monkeypatch.setattr(logger, "level", logging.DEBUG)  # set by the user: kept
+    compat.quiet_connection_log()
+    assert logger.level == logging.DEBUG
