@@ -12,9 +12,11 @@ writes no control characters (for CI logs and pipes). No Airflow imports.
 from __future__ import annotations
 
 import os
-from typing import Any, TextIO
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
-from airflow_flume_provider.replay import ReplayProgress
+if TYPE_CHECKING:
+    from airflow_flume_provider.replay import ReplayProgress
 
 PROGRESS_MODES = ("auto", "bar", "log", "off")
 #: seconds between bar refreshes (the engine's progress interval when the bar is shown)
@@ -47,6 +49,26 @@ def progress_line(label: str, p: ReplayProgress) -> str:
         f"replay {label}: {pct} of input, {p.read:,} read, {p.acknowledged:,} acknowledged, "
         f"{p.dead_lettered:,} dead-lettered, {p.out_of_window:,} out of window, "
         f"{rate(p):,.0f} events/s, ETA {eta_text(p)}"
+    )
+
+
+def final_progress(manifest: Mapping[str, Any]) -> ReplayProgress:
+    """The last snapshot of a finished replay, from its manifest (the bar's final state)."""
+    from airflow_flume_provider.replay import ReplayProgress
+
+    t = manifest["totals"]
+    skipped = t["out_of_window"] + t["dead_lettered"]
+    produced = (
+        t["read"] - skipped if manifest.get("dry_run") else t["acknowledged"] + t["failed"] + t["in_doubt"]
+    )
+    return ReplayProgress(
+        read=t["read"],
+        produced=produced,
+        acknowledged=t["acknowledged"],
+        dead_lettered=t["dead_lettered"],
+        out_of_window=t["out_of_window"],
+        fraction_done=1.0,
+        elapsed_s=float(manifest["timings"]["seconds"]),
     )
 
 

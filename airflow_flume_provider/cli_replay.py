@@ -24,22 +24,24 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from airflow_flume_provider.checkpoint import CheckpointStore
 from airflow_flume_provider.cli_args import UsageError, _add_template_args, header_pairs
-from airflow_flume_provider.cli_progress import PROGRESS_MODES, BarProgress, open_progress
-from airflow_flume_provider.event_time import ON_INVALID_POLICIES
-from airflow_flume_provider.manifest import expected_counts, merge_manifests
-from airflow_flume_provider.publish_report import PublishReport, PublishSpec
-from airflow_flume_provider.replay import ReplayProgress, ReplayRun, ReplaySpec
-from airflow_flume_provider.sources import BAD_INPUT_POLICIES
-from airflow_flume_provider.timeutil import to_ms
+from airflow_flume_provider.cli_progress import PROGRESS_MODES, final_progress, open_progress
+
+if (
+    TYPE_CHECKING
+):  # the engine (and every source reader) is imported when a replay runs, not for every command
+    from airflow_flume_provider.checkpoint import CheckpointStore
+    from airflow_flume_provider.publish_report import PublishReport
+    from airflow_flume_provider.replay import ReplaySpec
 
 EXIT_OK, EXIT_NEGATIVE, EXIT_BROKEN = 0, 1, 2
 #: the unbounded window when --start/--end are not given: 0001-01-01 to 9999-12-31 (UTC)
 MIN_MS, MAX_MS = -62_135_596_800_000, 253_402_300_799_999
 CHECKPOINT_DAG = "airflow-flume-replay"
+#: ``event_time.ON_INVALID_POLICIES`` and ``sources.BAD_INPUT_POLICIES`` (equal, tested; not imported: slow)
+ON_INVALID, ON_BAD_INPUT = ("fail", "skip", "now"), ("fail", "skip")
 #: flags handed to :class:`ReplaySpec` unchanged (their ``dest`` is the field's name)
 _SPEC_FLAGS = (
     "topic",
@@ -81,8 +83,8 @@ def add_replay(sub: Any) -> None:
     p.add_argument("--start", help="window start, inclusive (ISO-8601, UTC when no offset, or epoch ms)")
     p.add_argument("--end", help="window end, exclusive (default: no window for files)")
     p.add_argument("--format", help="source format instead of the file name's (jsonl, avro, kafka, ...)")
-    p.add_argument("--on-invalid", default="fail", choices=ON_INVALID_POLICIES)
-    p.add_argument("--on-bad-input", default="fail", choices=BAD_INPUT_POLICIES)
+    p.add_argument("--on-invalid", default="fail", choices=ON_INVALID)
+    p.add_argument("--on-bad-input", default="fail", choices=ON_BAD_INPUT)
     p.add_argument("-H", "--header", action="append", default=[], metavar="KEY=VALUE", help="static header")
     p.add_argument("--event-id-field", help="field sent as header --event-id-header (downstream dedup)")
     p.add_argument("--event-id-header", default="eventId")
@@ -129,6 +131,7 @@ def config_publisher(
     and retention warning, publish, then the topic's log-end offsets into ``report.kafka_offsets``.
     """
     from airflow_flume_provider import kafka_config, topic_checks
+    from airflow_flume_provider.publish_report import PublishSpec
     from airflow_flume_provider.publishing import Publisher
 
     def publish(records: Iterable[Any], **kwargs: Any) -> PublishReport:
@@ -185,6 +188,8 @@ def kafka_publisher(args: argparse.Namespace) -> Callable[..., PublishReport]:
 
 def _window(args: argparse.Namespace, sources: list[Any]) -> tuple[int, int]:
     """``[start, end)`` in epoch ms; unbounded for files when not given, required for kafka:// sources."""
+    from airflow_flume_provider.timeutil import to_ms
+
     try:
         start = to_ms(args.start, "--start") if args.start else MIN_MS
         end = to_ms(args.end, "--end") if args.end else MAX_MS
@@ -220,6 +225,8 @@ def _sink(args: argparse.Namespace) -> tuple[Any, dict[str, Any] | None]:
 
 def _paths(args: argparse.Namespace, index: int, count: int, scratch: Path) -> tuple[CheckpointStore, Path]:
     """The checkpoint store and dead-letter file of source ``index`` (operator's layout, run id ``cli``)."""
+    from airflow_flume_provider.checkpoint import CheckpointStore
+
     base = Path(args.resume) if args.resume else scratch
     store = CheckpointStore(base, dag_id=CHECKPOINT_DAG, task_id=args.topic, run_id="cli", map_index=index)
     if not args.dead_letter:
@@ -247,6 +254,7 @@ def _source(args: argparse.Namespace, text: str) -> str | dict[str, Any]:
 def build_specs(args: argparse.Namespace, scratch: Path) -> list[ReplaySpec]:
     """One ReplaySpec per SOURCE, validated before anything is read or sent."""
     from airflow_flume_provider.cli import _hdfs_client, _kafka_base_config
+    from airflow_flume_provider.replay import ReplaySpec
 
     if args.rate_limit is not None and args.rate_limit <= 0:
         raise UsageError(f"--rate-limit must be > 0 events/s (got {args.rate_limit:g})")
@@ -281,26 +289,10 @@ def build_specs(args: argparse.Namespace, scratch: Path) -> list[ReplaySpec]:
 # --------------------------------------------------------------------------- output
 
 
-def final_progress(manifest: Mapping[str, Any]) -> ReplayProgress:
-    """The last snapshot of a finished replay, from its manifest (the bar's final state)."""
-    t = manifest["totals"]
-    skipped = t["out_of_window"] + t["dead_lettered"]
-    produced = (
-        t["read"] - skipped if manifest.get("dry_run") else t["acknowledged"] + t["failed"] + t["in_doubt"]
-    )
-    return ReplayProgress(
-        read=t["read"],
-        produced=produced,
-        acknowledged=t["acknowledged"],
-        dead_lettered=t["dead_lettered"],
-        out_of_window=t["out_of_window"],
-        fraction_done=1.0,
-        elapsed_s=float(manifest["timings"]["seconds"]),
-    )
-
-
 def print_manifest_table(manifest: Mapping[str, Any], out: TextIO) -> None:
     """The manifest as a table: per partition the events sent, duplicates and what HDFS should hold; totals."""
+    from airflow_flume_provider.manifest import expected_counts
+
     dry = manifest.get("dry_run")
     expected, dups = expected_counts(manifest), manifest.get("duplicates", {})
     rows = [(p, manifest["partitions"].get(p, 0), dups.get(p, 0), n) for p, n in expected.items()]
@@ -331,6 +323,7 @@ def _engine(spec: ReplaySpec, publish: Callable[..., PublishReport], label: str)
     """Run the engine on one source; its errors become one-line UsageErrors naming the source."""
     from airflow_flume_provider.hdfs_types import HdfsError
     from airflow_flume_provider.publish_report import FlumePublishError
+    from airflow_flume_provider.replay import ReplayRun
 
     engine_log = logging.getLogger("airflow_flume_provider.replay")
     level = engine_log.level
@@ -366,6 +359,8 @@ def _run_one(
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay each SOURCE, then print the manifest table and write ``--manifest``; exit code as documented."""
+    from airflow_flume_provider.manifest import merge_manifests
+
     with tempfile.TemporaryDirectory(prefix="airflow-flume-replay-") as scratch:
         specs = build_specs(args, Path(scratch))
         publish = kafka_publisher(args)
@@ -388,4 +383,4 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return EXIT_NEGATIVE if manifest["totals"]["dead_lettered"] else EXIT_OK
 
 
-__all__ = ["BarProgress", "add_replay", "cmd_replay", "config_publisher", "print_manifest_table"]
+__all__ = ["add_replay", "cmd_replay", "config_publisher", "print_manifest_table"]

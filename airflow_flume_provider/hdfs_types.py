@@ -5,10 +5,20 @@ Kept apart from :mod:`airflow_flume_provider.hdfs_client` (which re-exports them
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
-__all__ = ["FileStatus", "HdfsError", "HdfsNotFound", "HdfsPermissionError", "HdfsTransientError"]
+__all__ = [
+    "FileStatus",
+    "HdfsError",
+    "HdfsNotFound",
+    "HdfsPermissionError",
+    "HdfsTransientError",
+    "page_tail",
+    "parse_page",
+    "read_paged_listing",
+]
 
 
 class HdfsError(Exception):
@@ -91,3 +101,64 @@ class FileStatus(NamedTuple):
             )
             for o in objs
         ]
+
+
+_SUFFIX_KEY = b'"pathSuffix":"'
+_REMAINING_KEY = b'"remainingEntries":'
+
+
+def page_tail(body: bytes) -> tuple[str, int] | None:
+    """The last name and ``remainingEntries`` of a raw ``LISTSTATUS_BATCH`` body, found without parsing it.
+
+    None when the body is not in the plain form Hadoop writes (e.g. a name with a JSON escape): parse it then.
+    A ``"`` inside a JSON string is always escaped, so the last ``"pathSuffix":"`` is the last entry's key.
+    """
+    i, j = body.rfind(_SUFFIX_KEY), body.rfind(_REMAINING_KEY)
+    end = body.find(b'"', i + len(_SUFFIX_KEY)) if i >= 0 else -1
+    digits = body[j + len(_REMAINING_KEY) : j + len(_REMAINING_KEY) + 20].split(b"}", 1)[0] if j >= 0 else b""
+    name = body[i + len(_SUFFIX_KEY) : end] if end >= 0 else b""
+    if not name or b"\\" in name or not digits.isdigit():
+        return None
+    return name.decode("utf-8"), int(digits)
+
+
+def parse_page(body: bytes) -> tuple[list[FileStatus], int]:
+    """The entries and ``remainingEntries`` of one raw ``LISTSTATUS_BATCH`` body."""
+    import orjson
+
+    listing = orjson.loads(body)["DirectoryListing"]
+    page = FileStatus.from_listing(listing["partialListing"]["FileStatuses"]["FileStatus"])
+    return page, int(listing.get("remainingEntries", 0))
+
+
+def read_paged_listing(fetch: Callable[[str | None], bytes | None]) -> list[FileStatus] | None:
+    """Walk ``LISTSTATUS_BATCH`` pages: ``fetch(start_after)`` returns a raw body (None: no paged listing).
+
+    Each next page is requested as soon as the current body's last name is scanned (:func:`page_tail`), while
+    one helper thread parses the bodies already received: parsing (GIL-bound) overlaps the NameNode's time.
+    A one-page directory is parsed inline, without the thread.
+    """
+    items: list[Future[tuple[list[FileStatus], int]] | tuple[list[FileStatus], int]] = []
+    expected: dict[int, str] = {}
+    start_after: str | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="webhdfs-listing") as parser:
+        while True:
+            body = fetch(start_after)
+            if body is None:
+                return None
+            tail = page_tail(body)
+            if tail is None or (start_after is None and tail[1] == 0):
+                page, remaining = parse_page(body)
+                items.append((page, remaining))
+                name = page[-1].name if page else ""
+            else:
+                (name, remaining), expected[len(items)] = tail, tail[0]
+                items.append(parser.submit(parse_page, body))
+            if not name or remaining == 0:
+                break
+            start_after = name
+        pages = [item.result()[0] if isinstance(item, Future) else item[0] for item in items]
+    for k, name in expected.items():
+        if not pages[k] or pages[k][-1].name != name:
+            raise HdfsError(f"WebHDFS listing page {k}: scanned last name {name!r} is not the parsed one")
+    return [st for page in pages for st in page]

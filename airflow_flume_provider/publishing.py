@@ -117,9 +117,11 @@ class Publisher:
         send = self._sender(producer)
         size = _CHUNK if not spec.rate_limit else max(1, min(_CHUNK, int(spec.rate_limit / 20)))
         due: float = spec.checkpoint_every if spec.checkpoint is not None else float("inf")
+        room = min(size, due)  # messages to collect before the next hand-over (a checkpoint ends a chunk)
         next_progress = t0 + spec.progress_interval_s
         messages: list[Message] = []
-        origins: list[tuple[Any, int]] = []
+        origins: list[tuple[Any, int]] = []  # (record, its number) of each message, to name refused ones
+        add, add_origin = messages.append, origins.append
         item: Any = None
         try:
             for item in records:
@@ -129,14 +131,16 @@ class Publisher:
                 message = build(item)
                 if message is None:
                     continue
-                messages.append(message)
-                origins.append((item, report.read))
-                if len(messages) >= size or report.produced + len(messages) >= due:
-                    chunk, messages, chunk_origins, origins = messages, [], origins, []
+                add(message)
+                add_origin((item, report.read))
+                if len(messages) >= room:
+                    chunk, chunk_origins, messages, origins = messages, origins, [], []
+                    add, add_origin = messages.append, origins.append
                     send(chunk, chunk_origins)
                     problem, due = self._after_chunk(producer, timeout_ms, item, due)
                     if problem:
                         return problem, item
+                    room = min(size, due - report.produced)
         except BaseException:
             if messages:  # the records failed (or the task was stopped): what was built is still sent
                 send(messages, origins)

@@ -35,7 +35,7 @@ from airflow_flume_provider.checkpoint import CheckpointStore, new_state, resuma
 from airflow_flume_provider.dead_letter import DeadLetterWriter
 from airflow_flume_provider.manifest import TOTAL_KEYS, add_counts, build_manifest, describe_source
 from airflow_flume_provider.publish_report import FlumePublishError, PublishProgress, PublishReport
-from airflow_flume_provider.sources import AvroFileSource, JsonLinesSource, SourceRecord, open_source
+from airflow_flume_provider.sources import FileReader, SourceRecord, open_source
 
 __all__ = ["ReplayProgress", "ReplayRun", "ReplaySpec", "sink_from_flume_config", "sink_from_template"]
 
@@ -233,7 +233,7 @@ class ReplayRun:
     def _sequential(self) -> bool:
         # File readers go through their units one after another, so at a checkpoint the last record handed
         # over holds the only position that moved; Kafka partitions interleave and are tracked per record.
-        return isinstance(self.reader, (JsonLinesSource, AvroFileSource))
+        return isinstance(self.reader, FileReader)
 
     def _tracked(self) -> Iterator[SourceRecord]:
         units = self.units

@@ -8,11 +8,15 @@ each time on a fresh topic (= consumer group) and a fresh HDFS root.
   the group has a member until its committed offset reaches the log end. With a KafkaChannel a committed offset
   means "hflushed by the HDFS sink", i.e. readable in HDFS.
 - **End to end**: Flume already running; ``ReplayFlumeEventsOperator`` replays the JSONL file (in a worker
-  thread, as the task would run), while a deferrable-style sensor loop runs on an asyncio loop, its I/O in worker
-  threads. Timed from the replay's start: ``replay_s`` (all acknowledged), ``drain_s`` (committed = log end,
-  polled every 0.25 s) and ``ready_s`` (the sensor's ``consumed`` check, as ``kafka_offsets.check_consumed``
-  decides it, says ready; targets = log-end offsets after the replay's final flush, what the manifest records).
-  The sensor polls every ``POKE_INTERVAL`` s from the start; until the replay has returned it has no targets.
+  thread, as the task would run; record timestamps = produce time, so it sends with ``produce_batch``), while a
+  deferrable-style sensor loop runs on an asyncio loop, its I/O in worker threads. Timed from the replay's
+  start: ``replay_s`` (the operator returned: all acknowledged, log-end offsets read, manifest built),
+  ``drain_s`` (committed = log end, polled every 0.25 s) and ``ready_s`` (the sensor's ``consumed`` check, as
+  ``kafka_offsets.check_consumed`` decides it, says ready; targets = the manifest's ``kafka_offsets``, the
+  log-end offsets after the replay's final flush). The sensor polls every ``POKE_INTERVAL`` s from the start;
+  until the replay has returned it has no targets, and the replay's end wakes it (its upstream task finished).
+  Also from the same 0.25 s polls: when Flume first committed (``first_commit_s``: replay and drain overlap when
+  it is well before ``replay_s``) and when the last event was in Kafka (``all_in_kafka_s``).
 - Also recorded, from both phases: when every file is closed and the count of finished files equals the manifest
   (``poke_partition`` with exists + no_in_use + count), which waits for the sink's ``rollInterval``.
 """
@@ -30,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-POKE_INTERVAL = 2.0
+POKE_INTERVAL = 1.0  # a poke costs 2 admin requests; 1 s keeps the sensor's share of ready_s small at 200k events
 DRAIN_POLL_S = 0.25
 GOAL_RATIO = 1.15
 AGENT = "bench"
@@ -93,11 +97,7 @@ class BenchFlume:
         t = time.perf_counter()
         with open(self.log, "ab") as fh:
             self.proc = subprocess.Popen(
-                self.cmd,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                self.cmd, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )
         return t
 
@@ -117,6 +117,15 @@ class BenchFlume:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+
+    def first_file_at(self) -> float | None:
+        """Epoch s of the sink's first ``BucketWriter: Creating`` (its first take); the log is in local time."""
+        from datetime import datetime
+
+        for line in self.log.read_text(errors="replace").splitlines():
+            if "BucketWriter: Creating" in line:
+                return datetime.fromisoformat(line.split(" ", 1)[0].replace(",", ".")).timestamp()
+        return None
 
     def under_replication_rotations(self) -> int:
         return self.log.read_text(errors="replace").count("Block Under-replication detected")
@@ -265,37 +274,43 @@ async def _sensor(kafka: Kafka, box: dict[str, Any], t0: float, interval: float)
             await asyncio.wait_for(manifest_seen, wait)
 
 
-async def _drain_watch(kafka: Kafka, box: dict[str, Any], t0: float) -> float:
-    """``drain_s``: the first 0.25 s poll where the committed offset reaches the replay's final log end."""
+async def _kafka_watch(kafka: Kafka, box: dict[str, Any], t0: float, events: int) -> dict[str, float]:
+    """0.25 s polls: Flume's first commit, the last event in Kafka, and ``drain_s`` (committed = final log end)."""
+    seen: dict[str, float] = {}
     while True:
-        if "target" in box:
-            group = await asyncio.to_thread(kafka.group)
-            if group.committed.get(kafka.tp, -1) >= box["target"]:
-                return time.perf_counter() - t0
+        group = await asyncio.to_thread(kafka.group)
+        committed = group.committed.get(kafka.tp, -1)
+        now = time.perf_counter() - t0
+        if committed > 0:
+            seen.setdefault("first_commit_s", now)
+        if "all_in_kafka_s" not in seen and await asyncio.to_thread(kafka.end) >= events:
+            seen["all_in_kafka_s"] = time.perf_counter() - t0
+        if "target" in box and committed >= box["target"]:
+            return {**seen, "drain_s": now}
         await asyncio.sleep(DRAIN_POLL_S)
 
 
-async def _e2e(path: Path, kafka: Kafka, root: str, interval: float) -> dict[str, Any]:
+async def _e2e(path: Path, kafka: Kafka, root: str, interval: float, events: int) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     box: dict[str, Any] = {}
     t0 = time.perf_counter()
     sensor = asyncio.create_task(_sensor(kafka, box, t0, interval))
-    drain = asyncio.create_task(_drain_watch(kafka, box, t0))
+    watch = asyncio.create_task(_kafka_watch(kafka, box, t0, events))
     manifest = await asyncio.to_thread(_replay, path, kafka.topic, root)
     replay_s = time.perf_counter() - t0
-    box["target"] = await asyncio.to_thread(kafka.end)  # what the manifest's kafka_offsets records
+    box["target"] = int(manifest["kafka_offsets"][kafka.topic]["0"])  # what a consumed sensor reads
     wake = box.get("wake")
     if wake is not None and not wake.done():
         loop.call_soon(wake.set_result, None)
-    ready_s, drain_s = await asyncio.wait_for(asyncio.gather(sensor, drain), 900)
+    ready_s, seen = await asyncio.wait_for(asyncio.gather(sensor, watch), 900)
     return {
         "manifest": manifest,
         "replay_s": replay_s,
-        "drain_s": drain_s,
         "ready_s": ready_s,
         "sensor_pokes": box["pokes"],
         "sensor_reason": box.get("reason"),
         "target": box["target"],
+        **seen,
     }
 
 
@@ -314,11 +329,12 @@ def e2e_phase(path: Path, events: int, root: str, interval: float) -> dict[str, 
         _wait_until(lambda: kafka.group().members > 0, 120, "the bench Flume to join its group")
         import airflow_flume_provider.operators.replay  # noqa: F401 - imported before the clock starts
 
-        t_start = time.perf_counter()
-        got = asyncio.run(_e2e(path, kafka, root, interval))
+        t_start, wall_start = time.perf_counter(), time.time()
+        got = asyncio.run(_e2e(path, kafka, root, interval, events))
         counts = expected_counts(got["manifest"])
         t_final = _wait_until(_finished_poke(counts), 300, "all files finished", every=1.0)
         rotations = flume.under_replication_rotations()
+        first_file = flume.first_file_at()
     finally:
         flume.stop()
         base.delete_topic(topic)
@@ -326,6 +342,11 @@ def e2e_phase(path: Path, events: int, root: str, interval: float) -> dict[str, 
     assert acked == events == got["target"], (acked, events, got["target"])
     return {
         "e2e_replay_s": got["replay_s"],
+        "e2e_replay_publish_s": got["manifest"]["timings"]["seconds"],
+        "e2e_all_in_kafka_s": got["all_in_kafka_s"],
+        # an idle Flume 1.11 sink sleeps up to 5 s between empty polls (SinkRunner's maxBackoffSleep, a constant)
+        "e2e_flume_first_take_s": None if first_file is None else first_file - wall_start,
+        "e2e_flume_first_commit_s": got["first_commit_s"],
         "e2e_drain_s": got["drain_s"],
         "e2e_time_to_ready_s": got["ready_s"],
         "e2e_finished_files_s": t_final - t_start,
@@ -355,14 +376,15 @@ def run(path: Path, lines: list[bytes], events: int, interval: float = POKE_INTE
         e2e_events=events,
         e2e_sensor_check="consumed (kafka_offsets.check_consumed, targets = log end after the replay's flush)",
         e2e_sensor_poke_interval_s=interval,
-        e2e_flume_sink={
-            k: SINK[k] for k in ("hdfs.batchSize", "hdfs.rollInterval", "hdfs.rollSize", "hdfs.fileType")
-        },
-        e2e_flume_channel="KafkaChannel (parseAsFlumeEvent=true), 1 partition",
+        e2e_flume_sink=dict(SINK),
+        e2e_flume_channel="KafkaChannel (parseAsFlumeEvent=true), 1 partition, consumer group = topic",
+        e2e_replay_kafka_timestamp="producer (default: sent with produce_batch)",
         e2e_ready_goal_ratio=GOAL_RATIO,
         e2e_ready_vs_flume_drain=out["e2e_time_to_ready_s"] / out["flume_drain_s"],
         e2e_drain_after_replay_s=out["e2e_drain_s"] - out["e2e_replay_s"],
         e2e_ready_after_drain_s=out["e2e_time_to_ready_s"] - out["e2e_drain_s"],
+        e2e_sensor_within_one_poke=out["e2e_time_to_ready_s"] - out["e2e_drain_s"] <= interval + DRAIN_POLL_S,
+        e2e_replay_overlaps_drain=(out["e2e_flume_first_take_s"] or float("inf")) < out["e2e_replay_s"],
         e2e_finished_vs_flume_finished=out["e2e_finished_files_s"] / out["flume_drain_finished_files_s"],
     )
     return out

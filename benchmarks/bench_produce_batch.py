@@ -1,24 +1,29 @@
 """`make bench` part: confluent-kafka's ``Producer.produce_batch`` vs the ``produce()`` loop (issue 13, figure 4).
 
 Same pre-built envelopes, same producer settings (the hook's defaults), fresh single-partition topics, medians of
-``runs``. Three loops are timed until every message is acknowledged:
+``runs``, the three loops interleaved in each run (so a load change on a shared machine hits all of them). Each
+is timed until every message is acknowledged, as wall time (events/s) and as the process's CPU time per event
+(user + system, librdkafka's threads included: the figure that stays comparable when other work shares the CPU):
 
-- ``produce()`` with ``timestamp=<event time>`` (what the publish path does today),
+- ``produce()`` without a timestamp (the hook's default since the record timestamp is the produce time),
+- ``produce()`` with ``timestamp=<event time>`` (the hook with ``kafka_timestamp="event"``),
 - ``produce_batch`` in chunks of ``BATCH`` (no timestamps: confluent-kafka refuses them in batch mode, checked
-  here and recorded; no headers either), the dicts built inside the timed loop,
-- the plain ``produce()`` loop without timestamps is ``run.py``'s ``raw_producer_events_per_s``.
+  here and recorded; no headers either), the dicts built inside the timed loop, as the publish path does.
+
+``run.py``'s ``raw_producer_events_per_s`` (its own ``produce()`` loop) stays the limit of ``replay_vs_raw``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-BATCH = 10_000
+BATCH = 1_000  # the publish path's chunk (publishing._CHUNK)
 
 
 def _values(lines: list[bytes]) -> tuple[list[bytes], list[int]]:
@@ -49,27 +54,32 @@ class _Acks:
             self.failed += 1
 
 
-def _timed(topic: str, n: int, send: Callable[[Any, str, _Acks], None]) -> float:
-    """events/s of ``send`` on a fresh producer until every message is acknowledged."""
+def _timed(topic: str, n: int, send: Callable[[Any, str, _Acks], None]) -> tuple[float, float]:
+    """(events/s, CPU µs per event) of ``send`` on a fresh producer until every message is acknowledged."""
     import run as base
     from confluent_kafka import Producer
 
     producer = Producer(base.producer_config())
     acks = _Acks()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     send(producer, topic, acks)
     left = producer.flush(120)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert left == 0 and acks.failed == 0 and acks.ok == n, (left, acks.failed, acks.ok, n)
-    return n / dt
+    return n / dt, cpu / n * 1e6
 
 
-def _loop_with_timestamps(values: list[bytes], stamps: list[int]) -> Callable[[Any, str, _Acks], None]:
+def _loop(values: list[bytes], stamps: list[int] | None) -> Callable[[Any, str, _Acks], None]:
+    """The ``produce()`` loop (as run.py's raw loop), with ``timestamp=`` the event time when ``stamps`` are given."""
+
     def send(producer: Any, topic: str, acks: _Acks) -> None:
-        for v, ts in zip(values, stamps, strict=True):
+        for i, v in enumerate(values):
             while True:
                 try:
-                    producer.produce(topic, v, timestamp=ts, on_delivery=acks)
+                    if stamps is None:
+                        producer.produce(topic, v, on_delivery=acks)
+                    else:
+                        producer.produce(topic, v, timestamp=stamps[i], on_delivery=acks)
                     break
                 except BufferError:
                     producer.poll(0.05)
@@ -111,30 +121,39 @@ def batch_refuses_timestamps() -> str:
     return "accepted"
 
 
+LOOPS = ("raw_produce", "raw_produce_with_timestamp", "raw_produce_batch")
+
+
 def run(results: dict[str, Any], lines: list[bytes], runs: int) -> dict[str, Any]:
-    """Measure both loops ``runs`` times each (fresh topic per run) and the ratios to the raw loop."""
+    """Measure the three loops ``runs`` times each (interleaved, fresh topic per run) and their ratios."""
     import run as base
 
     values, stamps = _values(lines)
-    out: dict[str, Any] = {
-        "produce_batch_chunk": BATCH,
-        "produce_batch_timestamp": batch_refuses_timestamps(),
-    }
-    for key, send in (
-        ("raw_produce_with_timestamp_events_per_s", _loop_with_timestamps(values, stamps)),
-        ("raw_produce_batch_events_per_s", _batches(values)),
-    ):
-        samples = []
-        for _ in range(runs):
+    sends = dict(zip(LOOPS, (_loop(values, None), _loop(values, stamps), _batches(values)), strict=True))
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in LOOPS}
+    for _ in range(runs):
+        for name, send in sends.items():
             topic = f"bench-batch-{uuid.uuid4().hex[:8]}"
             base.create_topic(topic)
             try:
-                samples.append(_timed(topic, len(values), send))
+                samples[name].append(_timed(topic, len(values), send))
             finally:
                 base.delete_topic(topic)
-        out[key], out[key.replace("_events_per_s", "_runs")] = statistics.median(samples), samples
+    out: dict[str, Any] = {
+        "produce_batch_chunk": BATCH,
+        "produce_batch_timestamp": batch_refuses_timestamps(),
+        "produce_batch_load_avg_1_5_15": os.getloadavg(),
+    }
+    for name in LOOPS:
+        out[f"{name}_events_per_s"] = statistics.median(s[0] for s in samples[name])
+        out[f"{name}_cpu_us_per_event"] = statistics.median(s[1] for s in samples[name])
+        out[f"{name}_runs"] = samples[name]
+    for name in LOOPS[1:]:
+        short = name.removeprefix("raw_")
+        out[f"{short}_vs_produce"] = out[f"{name}_events_per_s"] / out["raw_produce_events_per_s"]
+        out[f"{short}_cpu_vs_produce"] = out[f"{name}_cpu_us_per_event"] / out["raw_produce_cpu_us_per_event"]
     raw = results.get("raw_producer_events_per_s")
-    if raw:
+    if raw:  # run.py's own produce() loop, measured before this part
         out["produce_batch_vs_raw"] = out["raw_produce_batch_events_per_s"] / raw
         out["produce_with_timestamp_vs_raw"] = out["raw_produce_with_timestamp_events_per_s"] / raw
     return out

@@ -16,6 +16,7 @@ subprocess) made on the loop's own thread, with the project/Airflow file:line th
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -194,6 +195,26 @@ class _SlowSteps(logging.Handler):
             self.lines.append(msg[:400])
 
 
+class _GcPauses:
+    """CPython's garbage-collection pauses (ms) per generation, while ``active``: a full (gen 2) collection walks
+    every object of the process (Airflow's ~200k and more) and stops every thread, the loop's too."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._t0 = 0.0
+        gc.callbacks.append(self)
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        elif self.active:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._t0) * 1000)
+
+    def summary(self) -> dict[str, Any]:
+        return {f"gen{g}": {"count": len(v), "max_ms": max(v, default=0.0)} for g, v in self.pauses.items()}
+
+
 def _module_import_ms() -> float:
     """What importing the trigger module costs the loop (the triggerer imports it there; Airflow is loaded)."""
     import airflow.triggers.base  # noqa: F401 - loaded in any triggerer before a trigger class
@@ -206,15 +227,22 @@ def _module_import_ms() -> float:
 
 def child(root: str) -> dict[str, Any]:
     """Inside the child process: the measured pass, then the debug pass."""
+    import airflow.jobs.triggerer_job_runner  # noqa: F401 - loaded in a real triggerer before any trigger
+
     import_ms = _module_import_ms()
     from airflow_flume_provider.triggers import partition as trigger_module
+
+    gc.collect()
+    gc_pauses = _GcPauses()
     loop_io = _LoopIo()
     rss_before = _vm("VmRSS")
     baseline = asyncio.run(
         _drive([], BASELINE_S)
     )  # the same ticker, no trigger: what the machine alone gives
     ops0, t0 = _namenode_ops(), time.monotonic()
+    gc_pauses.active = True
     measured = asyncio.run(_drive(_triggers(root, TRIGGERS), RUN_S))
+    gc_pauses.active = False
     elapsed = time.monotonic() - t0
     ops_rate = (_namenode_ops() - ops0) / elapsed
     requests_rate = loop_io.webhdfs_requests / elapsed
@@ -260,6 +288,7 @@ def child(root: str) -> dict[str, Any]:
         "triggerer_200_unexpected_events": [str(e)[:300] for e in fired][:5],
         "triggerer_module_import_ms": import_ms,
         "triggerer_max_concurrent_pokes": trigger_module.MAX_CONCURRENT_POKES,
+        "triggerer_200_gc_pauses": gc_pauses.summary(),
     }
 
 

@@ -68,6 +68,10 @@ HEALTH_KEYS = {"scheduler": "scheduler", "triggerer": "triggerer", "dag-processo
 # step over 0.1 s is logged with the task it belongs to ("Executing <Task ... name='<dag>/<run>/<task>/...'>
 # took 0.25 seconds"), so the live tests can tell a slow trigger from a loop starved by a busy machine.
 COMPONENT_ENV = {"triggerer": {"PYTHONASYNCIODEBUG": "1"}}
+# A deployed triggerer has its CPUs; this one shares two cores with the stack's JVMs and whatever else runs on
+# the machine, whose load would hold its event loop off the CPU (which the watchdog reports as "blocked").
+# As root it runs at a higher priority (its trigger runner and threads inherit it); otherwise at the default.
+COMPONENT_NICE = {"triggerer": -10}
 
 
 class AirflowStackError(RuntimeError):
@@ -188,10 +192,18 @@ def _spawn(component: str, cmd: list[str], user: str | None = None) -> int:
         cwd=str(WORK),
         env={**env(), **COMPONENT_ENV.get(component, {})},
         start_new_session=True,
+        preexec_fn=_niced(COMPONENT_NICE.get(component, 0)),
         user=user,
     )
     (RUN / f"{component}.pid").write_text(f"{proc.pid} {stackctl._start_time(proc.pid)}")
     return proc.pid
+
+
+def _niced(increment: int) -> Callable[[], None] | None:
+    """A preexec_fn that changes the child's nice value by `increment` (a raise of priority needs root)."""
+    if increment == 0 or (increment < 0 and os.geteuid() != 0):
+        return None
+    return lambda: os.nice(increment) and None
 
 
 def tail(component: str, lines: int = 40) -> str:

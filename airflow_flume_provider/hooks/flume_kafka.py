@@ -152,6 +152,14 @@ class FlumeKafkaHook(KafkaBaseHook):
             report.warnings.append(warning)
             self.log.warning("%s", warning)
 
+    def _preflight(self, producer: Any, config: dict[str, Any], spec: PublishSpec, report: PublishReport) -> None:
+        """Broker and topic checks; the retention warning only when record timestamps are event times."""
+        topic_checks.preflight(producer, spec.topic, config, report, self.kafka_conn_id)
+        if spec.kafka_timestamp == "event":  # a record stamped with an old event time can fall to retention
+            warning = topic_checks.retention_warning(spec.topic, config, spec.start_ms, self.kafka_conn_id)
+            if warning:
+                report.warnings.append(warning)
+
     def test_connection(self) -> tuple[bool, str]:
         """Check that the broker answers a metadata request."""
         try:
@@ -220,12 +228,7 @@ class FlumeKafkaHook(KafkaBaseHook):
         config = self.get_producer_config()
         producer = self._make_producer(publisher.producer_config(config))
         if preflight:
-            name, start_ms = self.kafka_conn_id, window_ms[0] if window_ms else None
-            topic_checks.preflight(producer, topic, config, publisher.report, name)
-            if kafka_timestamp == "event":  # only old record timestamps can fall to retention
-                warning = topic_checks.retention_warning(topic, config, start_ms, name)
-                if warning:
-                    publisher.report.warnings.append(warning)
+            self._preflight(producer, config, publisher.spec, publisher.report)
         result = publisher.run(records, producer, timeout_ms=kafka_config.delivery_timeout_ms(config))
         self._record_offsets(result)
         return result

@@ -1,4 +1,4 @@
-"""Streaming readers for stored events: JSON Lines, Avro container files and a Kafka topic.
+"""Streaming readers for stored events: JSON Lines, Avro container files, Parquet files and a Kafka topic.
 
 Every reader yields :class:`SourceRecord` objects in input order, in constant memory, each with a position
 for error messages (``file:line``, ``file:block@N:i``, ``topic:partition:offset``) and a resume *token*
@@ -10,7 +10,8 @@ raises :class:`BadInputError` naming the position with ``on_bad_input="fail"``; 
 to the dead-letter file with the reason and counted in ``reader.bad_input``. Nothing is dropped uncounted.
 
 Modules: ``record`` (what readers yield), ``fs`` (local and hdfs:// files), ``base`` (policy, resume, file loop),
-``jsonl``, ``avro``, ``kafka_topic``, ``factory`` (:func:`open_source`). Core: no Airflow imports; the caller
+``jsonl``, ``avro``, ``parquet`` (pyarrow, imported when a Parquet file is read), ``kafka_topic``,
+``objstore`` (fsspec URIs such as ``file://``), ``factory`` (:func:`open_source`). Core: no Airflow imports; the caller
 passes the HDFS client and the Kafka connection's config.
 """
 
@@ -23,6 +24,7 @@ from airflow_flume_provider.sources.factory import detect_format, open_source, s
 from airflow_flume_provider.sources.fs import FileSystem
 from airflow_flume_provider.sources.jsonl import JsonLinesSource, parse_json_line
 from airflow_flume_provider.sources.kafka_topic import KafkaTopicSource
+from airflow_flume_provider.sources.parquet import ParquetSource
 from airflow_flume_provider.sources.record import BadInputError, SourceRecord
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "FileSystem",
     "JsonLinesSource",
     "KafkaTopicSource",
+    "ParquetSource",
     "Reader",
     "SourceRecord",
     "avro_json_body",

@@ -31,7 +31,7 @@ _AVRO_MAGIC = b"Obj\x01"
 _MAX_BLOCK = 1 << 31
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.decode("latin-1")  # Avro's JSON encoding of bytes/fixed
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
@@ -43,7 +43,7 @@ def _json_default(value: Any) -> Any:
 
 def avro_json_body(record: Any) -> bytes:
     """Compact JSON body for an Avro record (bytes as ISO-8859-1 text, times as ISO-8601)."""
-    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=json_default).encode()
 
 
 # -- codecs (Avro specification, "Required/Optional Codecs") ---------------------------------------------------

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from airflow_flume_provider.sources.avro import _json_default as json_default
+from airflow_flume_provider.sources.avro import json_default
 from airflow_flume_provider.sources.base import FileReader
 from airflow_flume_provider.sources.objstore import uri_scheme
 from airflow_flume_provider.sources.record import BadInputError, SourceRecord

@@ -270,6 +270,7 @@ def test_failure_mid_replay_then_retry_every_event_in_hdfs(stack: Any, tmp_path:
         start,
         checkpoint_every=250,
         producer_factory=lambda config: Crashing(make_producer(config)),
+        kafka_timestamp="event",  # one produce() per message, where Crashing injects (no produce_batch)
     )
     with pytest.raises(Exception, match="injected crash"):
         task.execute(ctx(tag))

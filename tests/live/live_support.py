@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +158,21 @@ def hdfs_lines(directory: str) -> list[bytes]:
             with urllib.request.urlopen(_webhdfs(f"{directory}/{name}", "OPEN"), timeout=30) as resp:
                 lines.extend(resp.read().splitlines())
     return lines
+
+
+def free_days(first: date, span: int, n: int) -> date:
+    """A random day in ``[first, first + span)`` starting ``n`` consecutive days whose ``/flume/events``
+    partitions do not exist yet: the stack's HDFS keeps every earlier session's partitions, and a partition
+    holding another run's events would be complete (or over-full) before this test writes to it."""
+    taken = set(hdfs_files("/flume/events"))
+    rng = random.Random(uuid.uuid4().int)
+    for _ in range(100):
+        start = first + timedelta(days=rng.randrange(span - n))
+        if not {f"{start + timedelta(days=i):%Y-%m-%d}" for i in range(n)} & taken:
+            return start
+    pytest.fail(
+        f"no {n} free consecutive days in /flume/events from {first} on ({len(taken)} partitions exist)"
+    )
 
 
 def produce_events(values: list[bytes]) -> None:

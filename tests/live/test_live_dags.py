@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 from live_support import (
     LiveAirflow,
+    free_days,
     hdfs_files,
     hdfs_lines,
     log_from,
@@ -34,11 +34,10 @@ pytestmark = pytest.mark.live
 CONSUMER = "flume_daily_consumer"
 
 
-def _day() -> datetime:
-    """A random past day, so runs of repeated test sessions never share a partition."""
-    return datetime(2001, 1, 1, tzinfo=timezone.utc) + timedelta(
-        days=random.Random(uuid.uuid4().int).randrange(5000)
-    )
+def _day(days: int = 1) -> datetime:
+    """A random past day starting `days` days whose partitions no earlier session wrote (their counts are exact)."""
+    first = free_days(date(2001, 1, 1), 5000, days)
+    return datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
 
 
 def _iso(dt: datetime) -> str:
@@ -81,7 +80,7 @@ def _errors(live: LiveAirflow, dag_id: str, run_id: str) -> list[str]:
 def test_replay_backfill_through_the_api_defers_in_the_triggerer_and_succeeds(
     live: LiveAirflow, tmp_path: Path
 ) -> None:
-    day = _day()
+    day = _day(3)  # the day, the next (midnight's), and the one the outside event would go to
     midnight = day + timedelta(days=1)
     run = uuid.uuid4().hex[:8]
     offsets = (-86_000_000, -3_600_000, -1000, -1, 0, 1, 999, 3_600_000, 80_000_000)
@@ -134,7 +133,8 @@ def test_two_partition_gates_wait_in_the_triggerer_then_both_asset_events_start_
     live: LiveAirflow,
 ) -> None:
     """Two gate runs (two days) finish together: the consumer sees both asset events (apache/airflow#54659)."""
-    days = [_day(), _day()]
+    first = _day(2)
+    days = [first, first + timedelta(days=1)]
     n = 37
     for dag_id in ("flume_partition_gate", CONSUMER):
         live.unpause(dag_id)

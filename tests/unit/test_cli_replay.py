@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka_fakes import FakeConsumer
 from test_hook import FakeProducer
 from test_replay import DAY, T0, Broker  # T0 = 2003-01-01T00:00:00Z
 
-from airflow_flume_provider import cli, cli_replay, topic_checks
+from airflow_flume_provider import cli, cli_replay, kafka_config, topic_checks
 from airflow_flume_provider.cli_progress import eta_text, progress_line
 from airflow_flume_provider.dead_letter import DeadLetterWriter
 from airflow_flume_provider.envelope import decode_event
@@ -152,8 +153,39 @@ def test_kafka_source_needs_a_window(
     assert "kafka:// SOURCE needs --start and --end" in capsys.readouterr().err
 
 
+def test_kafka_topic_source_by_record_time(
+    tmp_path: Path, broker: Broker, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made: list[FakeConsumer] = []
+    rows: dict[int, list[tuple[bytes | None, int]]] = {
+        0: [(b'{"id": "a"}', T0 - 1), (b'{"id": "b"}', T0 + DAY - 1), (b'{"id": "c"}', T0 + DAY)],
+        1: [(b'{"id": "d"}', T0 + 5), (b'{"id": "e"}', T0 + 2 * DAY)],
+    }
+
+    def make(config: dict[str, Any], *, name: str = "kafka") -> FakeConsumer:
+        made.append(FakeConsumer("raw", rows, config))
+        return made[-1]
+
+    monkeypatch.setattr(kafka_config, "make_consumer", make)
+    args = ["replay", "kafka://raw", "--topic", "flume", "--time-field", "kafka", *WINDOW, "--kafka-bootstrap",
+            "src:9092", "--template", "/flume/events/%Y-%m-%d", "--manifest", str(tmp_path / "m.json")]  # fmt: skip
+    assert cli.main(args) == 0, capsys.readouterr().err
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert (
+        manifest["partitions"]
+        == dict(broker.days())
+        == {"/flume/events/2003-01-01": 2, "/flume/events/2003-01-02": 1}
+    )
+    assert (
+        made and made[0].config["bootstrap.servers"] == "src:9092"
+    )  # the source reads through the same flags
+
+
 def test_unreachable_kafka_exit_2_without_secret(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     install(monkeypatch, lambda config: FakeProducer(config, topics=("flume",), unreachable=True))
     src = tmp_path / "ev.jsonl"
@@ -162,7 +194,7 @@ def test_unreachable_kafka_exit_2_without_secret(
     out, err = capsys.readouterr()
     assert "Kafka unreachable at 'fake:9092'" in err and "nothing was sent" in err
     assert SECRET not in out + err
-    assert "resent by a retry" not in err  # no --resume: the engine's line would name a deleted checkpoint
+    assert "resent by a retry" not in err + caplog.text  # no --resume: it would name a deleted checkpoint
 
 
 def test_partial_publish_exit_2_then_resume_counts_duplicates(
@@ -241,6 +273,16 @@ def test_kafka_bootstrap_flag_gives_the_publish_config(monkeypatch: pytest.Monke
         "name": "--kafka-bootstrap",
         "delivery_timeout_s": 9.0,
     }
+
+
+def test_policy_choices_are_the_engines_and_the_cli_loads_no_reader() -> None:
+    from airflow_flume_provider.event_time import ON_INVALID_POLICIES
+    from airflow_flume_provider.sources import BAD_INPUT_POLICIES
+
+    assert (cli_replay.ON_INVALID, cli_replay.ON_BAD_INPUT) == (ON_INVALID_POLICIES, BAD_INPUT_POLICIES)
+    code = "import sys, airflow_flume_provider.cli; print(sorted(m for m in sys.modules if 'fastavro' in m or m.endswith('.replay')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"  # every airflow-flume command starts without the replay engine
 
 
 # --------------------------------------------------------------------------- progress

@@ -4,21 +4,17 @@
 from __future__ import annotations
 
 import json
-import operator
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import orjson
 import pytest
 
 from airflow_flume_provider.hdfs_client import (
-    FileStatus,
     HdfsClient,
     HdfsNotFound,
     HdfsPermissionError,
@@ -428,64 +424,3 @@ def test_urls_from_connection_edge_cases() -> None:
     ]
     with pytest.raises(ValueError, match="no host"):
         urls_from_connection("", 1, use_ssl=False)
-
-
-# -- the fast FileStatus parse against the dataclass parse it replaced, on real WebHDFS bodies -----------------
-REAL_BODIES = Path(__file__).parent / "data" / "webhdfs_listings.json"  # from the stack's Hadoop 3.4.1
-
-
-def _old_from_json(obj: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-    """The previous ``FileStatus.from_json`` (a frozen dataclass), as a field dict: the reference."""
-    return {
-        "name": str(obj.get("pathSuffix") or name or ""),
-        "type": str(obj.get("type", "FILE")),
-        "length": int(obj.get("length", 0)),
-        "modification_time": int(obj.get("modificationTime", 0)),
-        "replication": int(obj.get("replication", 0)),
-        "owner": str(obj.get("owner", "")),
-    }
-
-
-def _real_status_objects() -> Iterator[tuple[list[dict[str, Any]], str | None]]:
-    raw = REAL_BODIES.read_text(encoding="utf-8")
-    for doc in (json.loads(raw), orjson.loads(raw.encode())):  # the stdlib parse and the client's parse
-        yield doc["LISTSTATUS"]["FileStatuses"]["FileStatus"], None
-        yield (
-            doc["LISTSTATUS_BATCH"]["DirectoryListing"]["partialListing"]["FileStatuses"]["FileStatus"],
-            None,
-        )
-        yield [doc["GETFILESTATUS"]["FileStatus"]], "FlumeData.1700000000001"
-        yield doc["LISTSTATUS_of_a_file"]["FileStatuses"]["FileStatus"], "FlumeData.1700000000001"
-
-
-def test_fast_filestatus_parse_equals_the_old_one_on_real_bodies() -> None:
-    seen = 0
-    for objs, name in _real_status_objects():
-        fast = FileStatus.from_listing(objs, name)
-        assert [f._asdict() for f in fast] == [_old_from_json(o, name) for o in objs]
-        assert [FileStatus.from_json(o, name) for o in objs] == fast
-        for f in fast:
-            assert all(type(v) is type(getattr(f, k)) for k, v in _old_from_json({}, "").items())
-        seen += len(fast)
-    names = {f.name for objs, n in _real_status_objects() for f in FileStatus.from_listing(objs, n)}
-    assert seen == 24 and {"ünï.json", "name with space.avro", "sub", "_FlumeData.1700000000002.tmp"} <= names
-
-
-def test_filestatus_equality_and_immutability_as_the_dataclass() -> None:
-    a = FileStatus("a", "FILE", 1, 2)
-    assert a == FileStatus(name="a", type="FILE", length=1, modification_time=2, replication=0, owner="")
-    assert hash(a) == hash(FileStatus("a", "FILE", 1, 2)) and a.is_file
-    bare = ("a", "FILE", 1, 2, 0, "")
-    assert {operator.eq(a, bare), operator.eq(bare, a)} == {False}  # never equal to a bare tuple, either side
-    assert {operator.ne(a, bare), operator.ne(bare, a)} == {True} and a != FileStatus("a", "FILE", 1, 3)
-    assert not FileStatus("d", "DIRECTORY", 0, 0).is_file
-    with pytest.raises(AttributeError):
-        a.name = "b"  # type: ignore[misc]
-
-
-def test_list_status_parses_real_pages_through_the_client(fake: FakeWebHdfs) -> None:
-    for i in range(2500):
-        fake.put(f"/big/FlumeData.{1_000_000_000_000 + i}", b"", 1000 + i)
-    got = HdfsClient([fake.url]).list_status("/big")
-    assert len(got) == 2500 and got[0] == FileStatus("FlumeData.1000000000000", "FILE", 0, 1000)
-    assert [g.name for g in got] == sorted(g.name for g in got) and got[-1].modification_time == 3499

@@ -9,16 +9,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import test_partition_sensor
 from test_hdfs_client import FakeWebHdfs
 
 from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 from airflow_flume_provider.partition_check import FileNaming, PartitionSpec
 from airflow_flume_provider.triggers import partition as trig
 from airflow_flume_provider.triggers.partition import FlumePartitionTrigger, poke_slots, start_delay
+
+hdfs = test_partition_sensor.hdfs  # fixture: the fake WebHDFS behind the connection "fake_hdfs"
 
 HEAVY = (
     "requests",
@@ -116,17 +118,6 @@ def test_at_most_max_concurrent_pokes_run_and_every_trigger_finishes(monkeypatch
     assert all(t.state == {"polls": 3} for t in triggers)
 
 
-@pytest.fixture
-def hdfs(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWebHdfs]:
-    f = FakeWebHdfs()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_FAKE_HDFS",
-        json.dumps({"conn_type": "webhdfs", "host": "127.0.0.1", "port": f.port, "login": "root"}),
-    )
-    yield f
-    f.close()
-
-
 def test_one_client_per_trigger_reused_across_polls_and_closed(
     hdfs: FakeWebHdfs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -163,3 +154,22 @@ def test_one_client_per_trigger_reused_across_polls_and_closed(
     assert len(made) == 1 and closed == made  # ... through one client, closed when the trigger ended
     listings = [c for c in hdfs.calls if c.startswith("NN LISTSTATUS_BATCH /flume/events/0001")]
     assert len(listings) >= t.state["polls"]
+
+
+def test_preload_leaves_nothing_for_the_loop_to_import() -> None:
+    """After the worker-thread preload, fetching the connection on the loop imports no module."""
+    code = (
+        "import asyncio, json, os, sys, airflow.triggers.base\n"
+        "os.environ['AIRFLOW_CONN_H13_PRELOAD'] = json.dumps({'conn_type': 'webhdfs', 'host': 'nn', 'port': 1})\n"
+        "from airflow_flume_provider.triggers import partition as p\n"
+        "async def main():\n"
+        "    await asyncio.to_thread(p._preload)\n"
+        "    before = set(sys.modules)\n"
+        "    conn = await p._get_connection('h13_preload')\n"
+        "    return conn.host, sorted(set(sys.modules) - before)\n"
+        "print(json.dumps(asyncio.run(main())))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    host, imported_on_loop = json.loads(out.stdout.strip().splitlines()[-1])
+    assert host == "nn" and imported_on_loop == []
