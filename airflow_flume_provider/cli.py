@@ -67,7 +67,10 @@ def _hdfs_client(url: str | None, conn_id: str | None) -> Any:
             user, rest = rest.split("@", 1)
             url = f"{scheme}://{rest}"
         return HdfsClient([u.strip() for u in url.split(",")], user=user)
+    from airflow_flume_provider.compat import quiet_connection_log
     from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
+
+    quiet_connection_log()  # Airflow 3.0 logs it at INFO to stdout: keep stdout for our output (--json)
 
     try:
         return FlumeHdfsHook(conn_id or "webhdfs_default").get_client()
@@ -79,7 +82,10 @@ def _kafka_base_config(bootstrap: str | None, conn_id: str | None) -> dict[str, 
     """``{"bootstrap.servers": ...}`` from ``--bootstrap``, else the kafka connection's config (via its hook)."""
     if bootstrap:
         return {"bootstrap.servers": bootstrap}
+    from airflow_flume_provider.compat import quiet_connection_log
     from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
+
+    quiet_connection_log()  # Airflow 3.0 logs it at INFO to stdout: keep stdout for our output (--json)
 
     try:
         return FlumeKafkaHook(kafka_conn_id=conn_id or "kafka_default").get_client_config()

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, Asset, PartitionedAssetTimetable, task
+from airflow.sdk import DAG, Asset, task
 
+from airflow_flume_provider.compat import partitioned_asset_schedule
 from airflow_flume_provider.flume_config import load_flume_config
 from airflow_flume_provider.partition_assets import asset_identity
 
@@ -62,7 +63,7 @@ def process_partition(
 
 with DAG(
     dag_id="flume_daily_consumer",
-    schedule=PartitionedAssetTimetable(assets=EVENTS_ASSET),
+    schedule=partitioned_asset_schedule(EVENTS_ASSET),  # PartitionedAssetTimetable on Airflow >= 3.3
     start_date=pendulum.datetime(2000, 1, 1, tz="UTC"),  # historical runs (backfills, tests) allowed
     catchup=False,
     tags=["flume", "example", "asset"],

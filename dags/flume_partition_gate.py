@@ -49,8 +49,7 @@ def announce_partition(report: dict[str, Any], **context: Any) -> list[dict[str,
     """Write the JSON ``_SUCCESS`` marker and announce each revision not announced yet (skipped if none)."""
     import time
 
-    from airflow.sdk.exceptions import AirflowSkipException
-
+    from airflow_flume_provider.compat import AirflowSkipException
     from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
     from airflow_flume_provider.naming import FileNaming
     from airflow_flume_provider.partition_assets import announce_ready

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_flume_provider.checkpoint import CheckpointStore, default_checkpoint_dir
+from airflow_flume_provider.compat import storage_conn_id
 from airflow_flume_provider.event_time import check_on_invalid
 from airflow_flume_provider.hooks.flume_hdfs import FlumeHdfsHook
 from airflow_flume_provider.hooks.flume_kafka import FlumeKafkaHook
@@ -272,7 +273,7 @@ def source_uri(source: Any) -> Any:
     """
     if not isinstance(source, ObjectStoragePath):
         return source
-    conn_id = getattr(source, "conn_id", None)
+    conn_id = storage_conn_id(source)  # Airflow 3.0 has no .conn_id
     if conn_id:
         raise ValueError(
             f"source: ObjectStoragePath {str(source)!r} is bound to connection {conn_id!r}; the replay reads "

@@ -92,18 +92,32 @@ class _Accessor:
         self.partition_keys.add(key)
 
 
+class _Outlets:
+    """``outlet_events`` with one asset (a dict cannot hold it: Airflow 3.0's ``Asset`` is unhashable)."""
+
+    def __init__(self, asset: object, accessor: _Accessor) -> None:
+        self.asset, self.accessor = asset, accessor
+
+    def __getitem__(self, asset: object) -> _Accessor:
+        assert asset == self.asset, asset
+        return self.accessor
+
+
 def _run(op: FlumeLateDataAuditOperator, hdfs: object, run_id: str) -> tuple[_Accessor, list[dict]]:
     from unittest import mock
 
     acc = _Accessor()
-    context = {"ti": _Ti(run_id), "outlet_events": {op.asset: acc}}
+    context = {"ti": _Ti(run_id), "outlet_events": _Outlets(op.asset, acc)}
     with mock.patch("airflow_flume_provider.operators.audit.FlumeHdfsHook") as hook:
         hook.return_value.get_client.return_value.__enter__.return_value = hdfs
         return acc, op.execute(context)  # type: ignore[arg-type]
 
 
 def test_execute_announces_once_retries_reannounce_and_bad_markers_stop_everything() -> None:
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+    try:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+    except ImportError:  # Airflow < 3.2
+        from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef]
     from test_marker_audit import NOW, FakeHdfs, P
 
     from airflow_flume_provider.marker import MarkerFile, declare, read_marker, write_marker

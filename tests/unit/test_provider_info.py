@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -34,6 +35,6 @@ def test_airflow_providers_list_shows_it(tmp_path: Path) -> None:
         [str(airflow), "providers", "list", "-o", "json"], capture_output=True, text=True, env=env, timeout=180
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    start = out.stdout.index("[")
+    start = re.search(r"^\[\s*\{", out.stdout, re.M).start()  # Airflow 3.0 logs INFO lines to stdout first
     names = {p["package_name"] for p in json.loads(out.stdout[start:])}
     assert "airflow-flume-provider" in names

@@ -156,6 +156,10 @@ def test_one_client_per_trigger_reused_across_polls_and_closed(
     assert len(listings) >= t.state["polls"]
 
 
+@pytest.mark.skipif(
+    not hasattr(FlumeHdfsHook, "aget_connection"),
+    reason="Airflow 3.0: no aget_connection; the whole fetch (and its imports) runs in sync_to_async's thread",
+)
 def test_preload_leaves_nothing_for_the_loop_to_import() -> None:
     """After the worker-thread preload, fetching the connection on the loop imports no module."""
     code = (
