@@ -19,7 +19,7 @@ the *same* revision is prevented by the marker's ``announced_revision`` (see
 :func:`airflow_flume_provider.audit.on_ready`), not by Airflow.
 
 :func:`announce` works on the task context's ``outlet_events`` duck-typed, so it needs no Airflow import:
-``add_partitions(key)`` where the accessor has it (Airflow >= 3.2), else only ``extra`` (one event for the
+``add_partitions(key)`` where the accessor has it (Airflow >= 3.3), else only ``extra`` (one event for the
 asset, as before). An accessor has one ``extra`` for all of its keys, so per-partition extras go under
 ``extra["partitions"][key]``; the partition's fields are also at the top level when the task announced one key.
 """
@@ -86,7 +86,7 @@ def partition_key(prefix: str, partition: str) -> str:
 
 
 def supports_partitions(context: Mapping[str, Any], asset: Any) -> bool:
-    """True when this Airflow's outlet accessor can carry partition keys (``add_partitions``, Airflow >= 3.2)."""
+    """True when this Airflow's outlet accessor can carry partition keys (``add_partitions``, Airflow >= 3.3)."""
     return hasattr(context["outlet_events"][asset], "add_partitions")
 
 

@@ -16,7 +16,7 @@ from airflow_flume_provider.marker import MarkerError, announced, write_marker
 from airflow_flume_provider.naming import FileNaming
 from airflow_flume_provider.partition_assets import announce, announcer_of, asset_identity, partition_key
 
-try:  # Airflow >= 3.1 keeps task exceptions in the SDK
+try:  # Airflow >= 3.2 keeps task exceptions in the SDK
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 except ImportError:  # pragma: no cover - Airflow 3.0
     from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef]

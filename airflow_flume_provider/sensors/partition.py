@@ -37,7 +37,7 @@ from airflow_flume_provider.sensors.partition_window import template_and_naming,
 from airflow_flume_provider.sensors.reschedule_state import RescheduleUnsupported, restore, save_state
 from airflow_flume_provider.triggers.partition import FlumePartitionTrigger
 
-try:  # Airflow >= 3.1 keeps task exceptions in the SDK
+try:  # Airflow >= 3.2 keeps task exceptions in the SDK
     from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 except ImportError:  # pragma: no cover - Airflow 3.0
     from airflow.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout  # type: ignore
