@@ -30,6 +30,7 @@ from airflow_flume_provider.partition_model import ON_STALE_IN_USE
 from airflow_flume_provider.sensors.partition_kafka import (
     consumed_fields,
     count_free,
+    materialized,
     open_kafka_admin,
     timeout_message,
 )
@@ -233,6 +234,7 @@ class FlumePartitionSensor(BaseSensorOperator):
 
     def build_spec(self, context: Context) -> PartitionSpec:
         """Resolve the partition(s) and checks for this run (once per task attempt)."""
+        self.manifest = materialized(self.manifest)
         template, naming, namenode = template_and_naming(self)
         self._namenode = namenode
         zone = getattr(template, "time_zone", None) or self.time_zone

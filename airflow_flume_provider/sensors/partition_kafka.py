@@ -25,7 +25,20 @@ from airflow_flume_provider.partition_faults import incomplete_message
 from airflow_flume_provider.partition_model import PartitionSpec, ReadinessReport
 from airflow_flume_provider.timeutil import iso_s
 
-__all__ = ["consumed_fields", "count_free", "open_kafka_admin", "timeout_message"]
+__all__ = ["consumed_fields", "count_free", "materialized", "open_kafka_admin", "timeout_message"]
+
+
+def materialized(value: Any) -> Any:
+    """A lazily resolved mapped XCom (``replay.output`` of a mapped task) as a plain list, read once by slice.
+
+    Iterating such a sequence, or comparing it (``x in (None, "")`` compares with a string), reads one item past
+    its end, which Airflow logs as ``XCom not found`` at error level; a slice is one request for all of them.
+    """
+    if value is None or isinstance(value, str | bytes | list | tuple | Mapping):
+        return value
+    if isinstance(value, Sequence):
+        return list(value[:])
+    return value
 
 
 def count_free(manifest: Any) -> bool:

@@ -361,3 +361,29 @@ def test_stale_in_use_file_fail_fails_the_sensor_with_the_list(hdfs: FakeWebHdfs
     assert sensor(stale_in_use_after=3600).poke(context()) is False  # "wait": not ready, not failed
     with pytest.raises(ValueError, match="on_stale_in_use must be one of"):
         sensor(on_stale_in_use="ignore")  # refused at DAG parse
+
+
+def test_a_lazy_mapped_manifest_is_read_once_by_slice_never_past_its_end() -> None:
+    """Airflow's LazyXComSequence logs 'XCom not found' when read one past its end (iteration, comparisons)."""
+    from collections.abc import Sequence
+
+    from airflow_flume_provider.sensors.partition_kafka import materialized
+
+    class Lazy(Sequence):
+        def __init__(self, items: list[Any]) -> None:
+            self.items, self.reads = items, []
+
+        def __len__(self) -> int:
+            return len(self.items)
+
+        def __getitem__(self, key: Any) -> Any:
+            self.reads.append(key)
+            if isinstance(key, int) and key >= len(self.items):
+                raise AssertionError("read past the end")
+            return self.items[key]
+
+    lazy = Lazy([{"partitions": {"/a": 1}}, {"partitions": {"/b": 2}}])
+    assert materialized(lazy) == lazy.items
+    assert lazy.reads == [slice(None, None, None)]
+    for plain in (None, "", "{}", {"partitions": {}}, [1], (1,)):
+        assert materialized(plain) is plain
